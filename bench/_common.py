@@ -1,0 +1,90 @@
+"""Helpers shared by the benchmarks: result records and files, PostgreSQL databases, sample rows.
+
+A record compares indunet with a peer doing the same work directly on the driver, measured in the
+same run on the same machine: ``ratio`` is ``value / peer_value`` (for throughput, higher is better;
+for latency, lower is).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from indunet.store.timeseries import Row
+
+PG_SERVER = os.environ.get("INDUNET_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+RESULTS_DIR = Path(__file__).parent / "results"
+SECOND_US = 1_000_000
+HOUR_US = 3600 * SECOND_US
+
+
+def record(
+    name: str, value: float, unit: str, peer: str, peer_value: float, target: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "peer": peer,
+        "peer_value": round(peer_value, 3),
+        "ratio": round(value / peer_value, 3) if peer_value else None,
+        "target": target,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_results(name: str, records: list[dict[str, Any]]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def admin_connection() -> psycopg.Connection[Any]:
+    return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A new database for one run, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with admin_connection() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield f"{PG_SERVER}/{name}"
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def persistent_database(name: str) -> str:
+    """The URL of database ``name``, created if missing and kept between runs."""
+    with admin_connection() as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return f"{PG_SERVER}/{name}"
+
+
+def ingest_batches(n_points: int, batch_size: int, n_series: int = 1000, seed: int = 1) -> list[list[Row]]:
+    """Time-major rows as a plant sends them: every series once per second, numeric values."""
+    rng = random.Random(seed)
+    start = 1_764_000_000 * SECOND_US
+    rows: list[Row] = [
+        (i % n_series, start + (i // n_series) * SECOND_US, rng.uniform(0.0, 100.0), None)
+        for i in range(n_points)
+    ]
+    return [rows[i : i + batch_size] for i in range(0, n_points, batch_size)]
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -1,0 +1,244 @@
+"""The ``indunet`` command: serve, demo, database, tenants, users and devices.
+
+Errors from the platform end the command with the message from the catalog and the exit code that
+``core.errors`` assigns (2 for bad input, 1 for failures of the system).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from indunet import __version__
+from indunet.core.config import Settings, load_settings
+from indunet.core.errors import IndunetError, InvalidInput
+from indunet.core.i18n import cli_language, translate
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _t(key: str, **params: Any) -> str:
+    return translate(key, cli_language(), **params)
+
+
+def _platform(settings: Settings) -> Any:
+    from indunet.platform.runtime import Platform
+
+    return Platform(settings)
+
+
+def _upgrade(settings: Settings) -> None:
+    from indunet.store.engine import create_metadata_engine, upgrade
+
+    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    platform = _platform(settings)
+    try:
+        platform.timeseries.ensure_schema()
+    finally:
+        platform.close()
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    _upgrade(settings)
+    print(_t("cli.db_upgraded", url=_redact(settings.metadata_url)))
+    return 0
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':')[0]}:***@{host}" if ":" in credentials else url
+    return url
+
+
+def cmd_tenant_add(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.tenants import create_tenant
+
+    platform = _platform(settings)
+    try:
+        tenant = create_tenant(platform, args.name, args.display_name, args.retention_days)
+    finally:
+        platform.close()
+    print(_t("cli.tenant_added", name=tenant["name"], id=tenant["id"]))
+    return 0
+
+
+def cmd_tenant_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.tenants import list_tenants
+
+    platform = _platform(settings)
+    try:
+        for tenant in list_tenants(platform):
+            print(f"{tenant['name']}\t{tenant['id']}\t{tenant['display_name']}\t{tenant['retention_days']}d")
+    finally:
+        platform.close()
+    return 0
+
+
+def _system_principal(platform: Any, tenant_name: str) -> Any:
+    from indunet.platform.tenants import get_tenant_by_name
+    from indunet.security import Principal
+
+    tenant = get_tenant_by_name(platform, tenant_name)
+    return Principal.system(tenant["id"], label=f"system:cli:{getpass.getuser()}")
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.accounts import add_user
+
+    password = args.password or os.environ.get("INDUNET_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise InvalidInput(_t("cli.password_required"), key="cli.password_required")
+        password = getpass.getpass(_t("cli.password_prompt"))
+    platform = _platform(settings)
+    try:
+        user = add_user(platform, _system_principal(platform, args.tenant), args.email, password, args.role)
+    finally:
+        platform.close()
+    print(_t("cli.user_added", email=user["email"], role=user["role"], tenant=args.tenant))
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.devices import create_device
+
+    platform = _platform(settings)
+    try:
+        device = create_device(platform, _system_principal(platform, args.tenant), args.name, args.type)
+    finally:
+        platform.close()
+    print(device["token"])
+    return 0
+
+
+def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.telemetry import apply_retention
+
+    platform = _platform(settings)
+    try:
+        deleted = apply_retention(platform)
+    finally:
+        platform.close()
+    for tenant, count in deleted.items():
+        print(_t("cli.retention_done", tenant=tenant, count=count))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from indunet.web.app import create_app
+
+    _upgrade(settings)
+    platform = _platform(settings)
+    try:
+        print(_t("cli.serving", url=f"http://{settings.host}:{settings.port}/"), flush=True)
+        uvicorn.run(
+            create_app(platform),
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            access_log=args.log_level == "debug",
+        )
+    finally:
+        platform.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.demo import run_demo
+
+    _upgrade(settings)
+    return run_demo(settings, log_level=args.log_level)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="indunet", description=_t("cli.description"))
+    parser.add_argument("--version", action="version", version=f"indunet {__version__}")
+    parser.add_argument("--config", type=Path, help=_t("cli.help.config"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_key: str, into: Any = commands) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = into.add_parser(name, help=_t(help_key), description=_t(help_key))
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for name, handler, help_key in (
+        ("serve", cmd_serve, "cli.help.serve"),
+        ("demo", cmd_demo, "cli.help.demo"),
+    ):
+        sub = add(name, handler, help_key)
+        sub.add_argument("--host", help=_t("cli.help.host"))
+        sub.add_argument("--port", type=int, help=_t("cli.help.port"))
+        sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    db = commands.add_parser("db", help=_t("cli.help.db")).add_subparsers(dest="db_command", required=True)
+    add("upgrade", cmd_db_upgrade, "cli.help.db_upgrade", db)
+
+    tenant = commands.add_parser("tenant", help=_t("cli.help.tenant")).add_subparsers(
+        dest="sub", required=True
+    )
+    tenant_add = add("add", cmd_tenant_add, "cli.help.tenant_add", tenant)
+    tenant_add.add_argument("name")
+    tenant_add.add_argument("--display-name")
+    tenant_add.add_argument("--retention-days", type=int)
+    add("list", cmd_tenant_list, "cli.help.tenant_list", tenant)
+
+    user = commands.add_parser("user", help=_t("cli.help.user")).add_subparsers(dest="sub", required=True)
+    user_add = add("add", cmd_user_add, "cli.help.user_add", user)
+    user_add.add_argument("email")
+    user_add.add_argument("--tenant", required=True)
+    user_add.add_argument("--role", default="viewer", choices=["admin", "engineer", "viewer"])
+    user_add.add_argument("--password", help=_t("cli.help.password"))
+
+    device = commands.add_parser("device", help=_t("cli.help.device")).add_subparsers(
+        dest="sub", required=True
+    )
+    device_add = add("add", cmd_device_add, "cli.help.device_add", device)
+    device_add.add_argument("name")
+    device_add.add_argument("--type", required=True)
+    device_add.add_argument("--tenant", required=True)
+
+    retention = commands.add_parser("retention", help=_t("cli.help.retention"))
+    retention.add_subparsers(dest="sub", required=True).add_parser(
+        "run", help=_t("cli.help.retention")
+    ).set_defaults(handler=cmd_retention)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Per-request and per-migration-step chatter buries the lines an operator needs.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        )
+        code: int = args.handler(args, settings)
+    except IndunetError as exc:
+        message = translate(exc.key, cli_language(), **exc.params) if exc.key else exc.message
+        if message == exc.key:
+            message = exc.message
+        print(f"indunet: {message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

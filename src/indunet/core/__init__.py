@@ -1,0 +1,1 @@
+"""Foundations every pillar uses: configuration, errors, identifiers, time, messages."""

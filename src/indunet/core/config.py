@@ -1,0 +1,126 @@
+"""The one settings object, built once at start-up and passed down.
+
+Sources, later ones winning: built-in defaults (embedded: SQLite under ``./var``, in-process bus),
+a TOML file (``indunet.toml`` in the working directory, or the path in ``INDUNET_CONFIG``), then
+``INDUNET_*`` environment variables (``INDUNET_DATABASE_URL``, ``INDUNET_DATA_DIR`` ...). Server mode is
+switched on by URLs: a ``postgresql://`` database URL puts metadata and time series into PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from indunet.core.errors import ConfigurationError
+
+_ENV_PREFIX = "INDUNET_"
+
+
+class Settings(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    """Empty means SQLite files under ``data_dir``; ``postgresql://user@host:port/db`` for server mode."""
+    database_schema: str = "public"
+    """PostgreSQL schema holding indunet's tables; lets several installations share one database."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = ""
+
+    jwt_secret: str = ""
+    """HS256 key for access tokens; generated into ``data_dir/jwt.key`` on first start when empty."""
+    jwt_issuer: str = "indunet"
+    jwt_audience: str = "indunet-api"
+    access_token_ttl_s: int = Field(default=900, ge=30, le=86400)
+
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_batch_points: int = Field(default=200_000, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+    max_query_points: int = Field(default=100_000, ge=1)
+
+    default_retention_days: int = Field(default=365, ge=1)
+    offline_after_s: int = Field(default=60, ge=1)
+    """A device that sent nothing for this long is shown offline."""
+
+    language: str = "en"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://", "sqlite://")):
+            raise ValueError("database_url must start with postgresql:// or sqlite://")
+        return value.replace("postgres://", "postgresql://", 1) if value.startswith("postgres://") else value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql://")
+
+    @property
+    def metadata_url(self) -> str:
+        """SQLAlchemy URL of the metadata database."""
+        if self.is_postgres:
+            return self.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'indunet.db'}"
+
+    @property
+    def timeseries_url(self) -> str:
+        if self.is_postgres:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'timeseries.db'}"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured key, or one kept in the data directory so tokens survive restarts."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    fields = Settings.model_fields
+    found: dict[str, Any] = {}
+    for key, value in environ.items():
+        if key.startswith(_ENV_PREFIX) and key != "INDUNET_CONFIG":
+            name = key[len(_ENV_PREFIX) :].lower()
+            if name in fields:
+                found[name] = value
+    return found
+
+
+def load_settings(
+    path: Path | None = None, environ: dict[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Defaults, then the TOML file, then the environment, then explicit overrides (CLI flags)."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    toml_path = path or (Path(env["INDUNET_CONFIG"]) if "INDUNET_CONFIG" in env else Path("indunet.toml"))
+    if toml_path.exists():
+        try:
+            values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"{toml_path}: {exc}", key="error.config") from exc
+    elif path is not None:
+        raise ConfigurationError(f"configuration file not found: {path}", key="error.config")
+    values.update(_from_env(env))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid settings: {problems}", key="error.config") from exc

@@ -1,0 +1,150 @@
+"""``indunet demo``: a tenant, a login and simulated machines streaming into a running server.
+
+Everything goes through the public API, as a real plant would: the simulators post telemetry with
+their own device tokens. The login is generated once and kept in the data directory, so a second
+``make demo`` shows the same credentials and the history recorded so far.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+
+from indunet.core.config import Settings
+from indunet.core.errors import NotFound
+from indunet.core.i18n import cli_language, translate
+from indunet.core.timeutil import now_us
+from indunet.platform import accounts, devices, tenants
+from indunet.platform.runtime import Platform
+from indunet.security import Principal
+from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
+from indunet.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+TENANT = "demo"
+EMAIL = "admin@demo.local"
+BACKFILL_S = 600
+MACHINES: tuple[tuple[str, str, dict[str, str], dict[str, Any]], ...] = (
+    (
+        "cnc-01",
+        "cnc_machine_tool",
+        {"line": "A", "cell": "milling"},
+        {"site": "Suzhou plant", "area": "Hall 1"},
+    ),
+    (
+        "cnc-02",
+        "cnc_machine_tool",
+        {"line": "A", "cell": "turning"},
+        {"site": "Suzhou plant", "area": "Hall 1"},
+    ),
+    (
+        "flow-01",
+        "flow_pressure_instrument",
+        {"line": "utilities", "medium": "cooling water"},
+        {"site": "Suzhou plant", "area": "Pump house"},
+    ),
+    (
+        "flow-02",
+        "flow_pressure_instrument",
+        {"line": "utilities", "medium": "compressed air"},
+        {"site": "Suzhou plant", "area": "Pump house"},
+    ),
+)
+
+
+def _login(platform: Platform, principal: Principal) -> tuple[str, str]:
+    path = platform.settings.data_dir / "demo-login.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return str(saved["email"]), str(saved["password"])
+    password = secrets.token_urlsafe(12)
+    accounts.add_user(platform, principal, EMAIL, password, "admin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"email": EMAIL, "password": password}, handle)
+    return EMAIL, password
+
+
+def prepare(platform: Platform) -> tuple[str, str, list[SimulatedDevice]]:
+    """Tenant, admin login and the simulated devices with fresh tokens (idempotent)."""
+    try:
+        tenant = tenants.get_tenant_by_name(platform, TENANT)
+    except NotFound:
+        tenant = tenants.create_tenant(platform, TENANT, "Demo Manufacturing Co. 演示制造有限公司")
+    principal = Principal.system(tenant["id"], label="system:demo")
+    email, password = _login(platform, principal)
+    simulated: list[SimulatedDevice] = []
+    for seed, (name, type_name, labels, location) in enumerate(MACHINES, start=1):
+        try:
+            ref = devices.resolve(platform, tenant["id"], name)
+            token = devices.rotate_token(platform, principal, ref.id)
+        except NotFound:
+            token = devices.create_device(platform, principal, name, type_name, labels, location)["token"]
+        model = CncMachine(seed) if type_name == "cnc_machine_tool" else FlowMeter(seed)
+        simulated.append(SimulatedDevice(name, type_name, token, model))
+    return email, password, simulated
+
+
+def backfill(client: httpx.Client, base_url: str, simulated: list[SimulatedDevice]) -> None:
+    """The last ten minutes, so charts have a history the moment the console opens."""
+    start = now_us() - BACKFILL_S * 1_000_000
+    for device in simulated:
+        records = []
+        for step in range(BACKFILL_S):
+            ts = start + step * 1_000_000
+            records.append({"device": device.name, "ts": ts // 1000, "values": device.model.step(ts)})
+        response = client.post(
+            f"{base_url}/api/telemetry",
+            json={"records": records},
+            headers={"Authorization": f"Bearer {device.token}"},
+        )
+        response.raise_for_status()
+
+
+def run_demo(settings: Settings, log_level: str = "info") -> int:
+    platform = Platform(settings)
+    email, password, simulated = prepare(platform)
+    base_url = f"http://{settings.host}:{settings.port}"
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(platform),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=False,
+        )
+    )
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not server.started and not stop.is_set():
+            time.sleep(0.1)
+        with httpx.Client(timeout=30) as client:
+            try:
+                backfill(client, base_url, simulated)
+            except httpx.HTTPError:
+                log.exception("demo backfill failed; live data continues")
+        print(
+            translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
+            flush=True,
+        )
+        run_simulators(base_url, simulated, period_s=1.0, stop=stop)
+
+    feeder = threading.Thread(target=feed, name="simulators", daemon=True)
+    feeder.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        feeder.join(timeout=5)
+        platform.close()
+    return 0

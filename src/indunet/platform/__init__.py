@@ -1,0 +1,1 @@
+"""The platform pillar: devices, information models, twins, telemetry, rules, alarms and RPC."""

@@ -1,0 +1,59 @@
+"""The map from (device, point) to the integer series id the time-series store files rows under."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from indunet.platform.runtime import DeviceRef, Platform
+from indunet.store.metadata import series
+
+
+def series_ids(
+    platform: Platform, device: DeviceRef, points: Iterable[str], *, create: bool
+) -> dict[str, int]:
+    """Ids of the device's series for ``points``; missing ones are allocated when ``create`` is set."""
+    found: dict[str, int] = {}
+    missing: list[str] = []
+    cache = platform.series_ids
+    for point in points:
+        sid = cache.get((device.id, point))
+        if sid is None:
+            missing.append(point)
+        else:
+            found[point] = sid
+    if not missing:
+        return found
+    with platform.engine.begin() as conn:
+        rows = conn.execute(
+            select(series.c.point, series.c.id).where(
+                series.c.device_id == device.id, series.c.point.in_(missing)
+            )
+        ).all()
+        known = {r.point: r.id for r in rows}
+        for point in missing:
+            if point in known or not create:
+                continue
+            try:
+                with conn.begin_nested():
+                    result = conn.execute(
+                        series.insert().values(tenant_id=device.tenant_id, device_id=device.id, point=point)
+                    )
+                    known[point] = int(result.inserted_primary_key[0])  # type: ignore[index]
+            except IntegrityError:
+                # Another writer allocated it between our read and insert; take theirs.
+                known[point] = conn.execute(
+                    select(series.c.id).where(series.c.device_id == device.id, series.c.point == point)
+                ).scalar_one()
+    with platform.cache_lock:
+        for point, sid in known.items():
+            cache[(device.id, point)] = sid
+    found.update(known)
+    return found
+
+
+def tenant_series(platform: Platform, tenant_id: str) -> list[int]:
+    with platform.engine.connect() as conn:
+        return list(conn.execute(select(series.c.id).where(series.c.tenant_id == tenant_id)).scalars())

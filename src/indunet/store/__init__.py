@@ -1,0 +1,1 @@
+"""Storage: the metadata database (SQLAlchemy Core + Alembic) and the time-series store."""

@@ -1,0 +1,1 @@
+"""HTTP adapters: the REST API and the console."""

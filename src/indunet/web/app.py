@@ -1,0 +1,81 @@
+"""The ASGI application: REST API under /api, OpenAPI at /docs, the console under /console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from indunet import __version__
+from indunet.platform.runtime import Platform
+from indunet.platform.telemetry import apply_retention
+from indunet.web import problems
+from indunet.web.limits import RequestGuard
+from indunet.web.responses import FastJSONResponse
+from indunet.web.routes import admin, auth, devices, models, telemetry
+
+log = logging.getLogger(__name__)
+
+PRESENCE_FLUSH_S = 5.0
+RETENTION_EVERY_S = 3600.0
+
+
+async def _every(period_s: float, job: Any, name: str) -> None:
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await run_in_threadpool(job)
+        except Exception:
+            # A failed housekeeping round is retried next period; it must never stop the server.
+            log.exception("%s failed", name)
+
+
+def create_app(platform: Platform) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(_every(PRESENCE_FLUSH_S, platform.flush_presence, "presence flush")),
+            asyncio.create_task(_every(RETENTION_EVERY_S, lambda: apply_retention(platform), "retention")),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await run_in_threadpool(platform.flush_presence)
+
+    app = FastAPI(
+        title="indunet",
+        version=__version__,
+        description="Industrial internet platform API: devices, models, twins, telemetry, audit.",
+        default_response_class=FastJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    problems.install(app)
+    for router in (auth.router, devices.router, models.router, telemetry.router, admin.router):
+        app.include_router(router)
+
+    @app.get("/api/health", tags=["health"], summary="Liveness: the process answers and its database too")
+    def health() -> dict[str, str]:
+        with platform.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    static = resources.files("indunet.web") / "static"
+    app.mount("/console", StaticFiles(directory=str(static), html=True), name="console")
+    app.add_middleware(RequestGuard, max_body=platform.settings.max_body_bytes)
+    return app

@@ -1,0 +1,55 @@
+"""Request dependencies: the platform handle, the authenticated principal, paging parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from indunet.core.errors import AuthenticationFailed
+from indunet.platform.accounts import principal_from_access_token, principal_from_secret
+from indunet.platform.runtime import Platform
+from indunet.security import Principal
+
+_bearer = HTTPBearer(auto_error=False, description="JWT access token, API key or device access token")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key for services")
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_principal(
+    platform: PlatformDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    credential = api_key or (bearer.credentials if bearer else None)
+    if not credential:
+        raise AuthenticationFailed("authentication required", key="error.auth_required")
+    if credential.startswith(("ink_", "dev_")):
+        return await run_in_threadpool(principal_from_secret, platform, credential)
+    return await run_in_threadpool(principal_from_access_token, platform, credential)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+class Paging:
+    def __init__(
+        self,
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 50,
+        offset: Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")] = 0,
+    ) -> None:
+        self.limit = min(limit, request.app.state.platform.settings.max_page_size)
+        self.offset = offset
+
+
+PagingDep = Annotated[Paging, Depends()]

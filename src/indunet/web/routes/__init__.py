@@ -1,0 +1,1 @@
+"""REST API routers: thin adapters from HTTP to platform services."""
