@@ -28,9 +28,7 @@ SECOND_US = 1_000_000
 HOUR_US = 3600 * SECOND_US
 
 
-def record(
-    name: str, value: float, unit: str, peer: str, peer_value: float, target: str
-) -> dict[str, Any]:
+def record(name: str, value: float, unit: str, peer: str, peer_value: float, target: str) -> dict[str, Any]:
     return {
         "name": name,
         "value": round(value, 3),

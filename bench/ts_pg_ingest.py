@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 import psycopg
-from _common import ingest_batches, record, scratch_database, write_results
 
+from _common import ingest_batches, record, scratch_database, write_results
 from indunet.store.timeseries import Row, open_timeseries
 
 NAME = "ts_pg_ingest"
@@ -49,11 +49,14 @@ def _peer(url: str, batches: list[list[Row]]) -> float:
         conn.execute("CHECKPOINT")
         started = time.perf_counter()
         for batch in batches:
-            with conn.transaction(), conn.cursor() as cursor:
-                with cursor.copy("COPY peer_point (series_id, ts, num, text) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "int8", "float8", "text"])
-                    for row in batch:
-                        copy.write_row(row)
+            with (
+                conn.transaction(),
+                conn.cursor() as cursor,
+                cursor.copy("COPY peer_point (series_id, ts, num, text) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(["int8", "int8", "float8", "text"])
+                for row in batch:
+                    copy.write_row(row)
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE peer_point")
     return elapsed

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from _common import ingest_batches, record, write_results
-
 from indunet.store.timeseries import Row, open_timeseries
 from indunet.store.timeseries.sqlite import _SCHEMA
 

@@ -252,9 +252,17 @@ def delete_device(platform: Platform, principal: Principal, device_id: str) -> N
     principal.require(Permission.WRITE_DEVICES)
     with platform.engine.begin() as conn:
         row = _row(conn, principal, device_id)
+        tokens = (
+            conn.execute(select(device_tokens.c.id).where(device_tokens.c.device_id == device_id))
+            .scalars()
+            .all()
+        )
         conn.execute(delete(devices).where(devices.c.id == device_id))
         audit.record(conn, principal, "delete", "device", device_id, public(platform, row), None)
     platform.forget_device(DeviceRef(row["id"], row["tenant_id"], row["name"], row["type_name"]))
+    # The tokens went with the device (ON DELETE CASCADE); their cached verdicts must go too.
+    for token_id in tokens:
+        platform.forget_credential(token_id)
 
 
 def rotate_token(platform: Platform, principal: Principal, device_id: str) -> str:

@@ -74,6 +74,9 @@ def update_tenant(platform: Platform, principal: Principal, changes: dict[str, A
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"cannot change {sorted(unknown)}", key="error.bad_fields")
+    if not changes:
+        # An empty patch changes nothing; an UPDATE without a SET list is not even valid SQL.
+        return get_tenant(platform, principal)
     with platform.engine.begin() as conn:
         row = conn.execute(select(tenants).where(tenants.c.id == principal.tenant_id)).mappings().one()
         before = _public(row)

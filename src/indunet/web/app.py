@@ -58,6 +58,7 @@ def create_app(platform: Platform) -> FastAPI:
         version=__version__,
         description="Industrial internet platform API: devices, models, twins, telemetry, audit.",
         default_response_class=FastJSONResponse,
+        responses=problems.RESPONSES,
         lifespan=lifespan,
     )
     app.state.platform = platform

@@ -18,6 +18,25 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 _TYPE_BASE = "https://indunet.dev/problems/"
 
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# Declared on every operation so the OpenAPI document tells clients (and schema fuzzers) the truth:
+# errors are problem+json, not FastAPI's default ``HTTPValidationError`` JSON, which this module replaces.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "Client error (RFC 9457)", "content": {PROBLEM: {"schema": _PROBLEM_SCHEMA}}},
+    "5XX": {"description": "Server error (RFC 9457)", "content": {PROBLEM: {"schema": _PROBLEM_SCHEMA}}},
+}
+
 
 def problem(
     status: int, code: str, title: str, detail: str, request: Request, **extra: Any
@@ -72,7 +91,10 @@ async def _http_error(request: Request, exc: Exception) -> FastJSONResponse:
     code = {404: "not-found", 405: "method-not-allowed", 401: "authentication-failed"}.get(
         exc.status_code, "http"
     )
-    return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+    response = problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+    # Starlette's headers carry meaning, e.g. the ``Allow`` list that RFC 9110 requires on a 405.
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> FastJSONResponse:

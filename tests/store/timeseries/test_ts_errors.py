@@ -33,6 +33,7 @@ def test_every_call_on_a_closed_store_raises(store: TimeseriesStore) -> None:
             call()
 
 
+@pytest.mark.postgres
 def test_a_killed_connection_raises_then_the_pool_recovers(postgres_store: TimeseriesStore) -> None:
     assert isinstance(postgres_store, PostgresTimeseries)
     postgres_store.write([(1, T0, 1.0, None)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from indunet.store.timeseries import TimeseriesStore
 from indunet.store.timeseries.postgres import PostgresTimeseries
@@ -56,6 +57,7 @@ def test_writing_into_a_dropped_day_recreates_its_partition(store: TimeseriesSto
     assert store.raw(1, D0, D0 + DAY) == [(D0 + 6, 2.0, None)]
 
 
+@pytest.mark.postgres
 def test_a_partition_dropped_by_another_process_is_recreated(postgres_store: TimeseriesStore) -> None:
     assert isinstance(postgres_store, PostgresTimeseries)
     postgres_store.write([(1, D0 + 5, 1.0, None)])

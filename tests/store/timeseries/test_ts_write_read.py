@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from indunet.core.errors import InvalidInput
@@ -137,14 +139,23 @@ def test_raw_rejects_bad_arguments(store: TimeseriesStore, start: int, end: int,
         store.raw(1, start, end, limit=limit)
 
 
-def test_open_picks_the_backend_by_url(tmp_path: pytest.TempPathFactory, pg_url: str) -> None:
+def test_open_picks_sqlite_for_sqlite_urls_and_paths(tmp_path: Path) -> None:
     with (
         open_timeseries(f"sqlite:///{tmp_path}/a.db") as by_url,
         open_timeseries(tmp_path / "b.db") as by_path,
-    ):  # type: ignore[operator]
+    ):
         assert isinstance(by_url, SqliteTimeseries)
         assert isinstance(by_path, SqliteTimeseries)
+    assert (tmp_path / "a.db").exists()
+
+
+@pytest.mark.postgres
+def test_open_picks_postgres_for_postgresql_urls(pg_url: str) -> None:
     with open_timeseries(pg_url) as pg:
         assert isinstance(pg, PostgresTimeseries)
+
+
+@pytest.mark.parametrize("target", ["mysql://localhost/db", "sqlite:///", ""])
+def test_open_rejects_other_urls(target: str) -> None:
     with pytest.raises(InvalidInput):
-        open_timeseries("mysql://localhost/db")
+        open_timeseries(target)

@@ -118,6 +118,10 @@ export async function mount(outlet, ctx) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/devices', text: `← ${t('device.back')}` })),
     pageHeader(device.name || device.id, heading ? h('span', { class: 'muted', text: heading }) : null),
     type ? null : messageBox('info', t('device.typeUnavailable')),
+    // Live charts first: they are what an operator opens a machine's page for.
+    h('section', { class: 'charts', 'aria-labelledby': 'charts-title' },
+      h('h2', { id: 'charts-title', class: 'section-title', text: t('device.charts') }),
+      chartMessage, chartGrid),
     h('div', { class: 'device-layout' },
       h('section', { class: 'panel', 'aria-labelledby': 'ov-title' },
         h('h2', { id: 'ov-title', class: 'panel-title', text: t('device.overview') }), overview),
@@ -131,9 +135,6 @@ export async function mount(outlet, ctx) {
             h('th', { scope: 'col', text: t('device.col.updated') }),
             h('th', { scope: 'col', text: t('device.col.desired') }))),
           twinBody)))),
-    h('section', { class: 'charts', 'aria-labelledby': 'charts-title' },
-      h('h2', { id: 'charts-title', class: 'section-title', text: t('device.charts') }),
-      chartMessage, chartGrid),
   ].filter(Boolean));
 
   renderOverview();

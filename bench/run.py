@@ -1,0 +1,111 @@
+"""``make bench``: run every benchmark (or ``--only NAME``), then rewrite docs/benchmarks.md.
+
+Each module ``bench/<name>.py`` exposes ``run(quick: bool) -> list[record]`` and writes
+``bench/results/<name>.json``; this runner only orders them and renders the table per area from all
+result files, so figures from an ``--only`` run join the earlier ones instead of replacing them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs" / "benchmarks.md"
+
+# name -> (area, what it measures)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "http_ingest": (
+        "Telemetry ingest over HTTP",
+        "POST /api/telemetry end to end vs the driver's own bulk path",
+    ),
+    "ts_pg_ingest": ("Time-series store", "PostgreSQL write() vs binary COPY"),
+    "ts_sqlite_ingest": ("Time-series store", "SQLite write() vs executemany"),
+    "ts_pg_query": ("Time-series queries", "one series, one hour, 10 million points stored"),
+}
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} × {cpu}{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def render() -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench` (`make bench ONLY=<name>` for one). Every figure is measured in the same",
+        "run as its peer, on the same machine; `ratio` = indunet / peer (throughput: higher is better;",
+        "latency: lower is better). Raw records are in `bench/results/<name>.json`.",
+        "",
+        f"Machine: {_machine()}.",
+        "",
+    ]
+    areas: dict[str, list[tuple[str, dict[str, object]]]] = {}
+    for name, (area, _) in BENCHMARKS.items():
+        path = HERE / "results" / f"{name}.json"
+        if path.exists():
+            for item in json.loads(path.read_text()):
+                areas.setdefault(area, []).append((name, item))
+    for area, items in areas.items():
+        lines += [
+            f"## {area}",
+            "",
+            "| benchmark | indunet | peer | peer value | ratio | target | date |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, item in items:
+            lines.append(
+                f"| {item['name']} (`{name}`) | {item['value']:,} {item['unit']} | {item['peer']} | "
+                f"{item['peer_value']:,} {item['unit']} | {item['ratio']} | {item['target']} | {str(item['date'])[:10]} |"
+            )
+        lines.append("")
+    lines += ["## What each benchmark does", ""]
+    for name, (_, what) in BENCHMARKS.items():
+        module = importlib.import_module(name)
+        doc = (module.__doc__ or what).strip().splitlines()
+        lines += [f"- **`{name}`**: {' '.join(d.strip() for d in doc)}"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=sorted(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="smaller data sets, for a smoke run")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    for name in [args.only] if args.only else BENCHMARKS:
+        print(f"== {name} ({datetime.now(UTC):%H:%M:%S})", flush=True)
+        for item in importlib.import_module(name).run(quick=args.quick):
+            print(
+                f"   {item['name']}: {item['value']:,} {item['unit']} vs {item['peer']} "
+                f"{item['peer_value']:,} → ratio {item['ratio']} (target {item['target']})",
+                flush=True,
+            )
+    DOCS.write_text(render())
+    print(f"wrote {DOCS.relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
