@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from indunet import __version__
 from indunet.core.config import Settings, load_settings
-from indunet.core.errors import IndunetError, InvalidInput
-from indunet.core.i18n import cli_language, translate
+from indunet.core.errors import IndunetError, InvalidInput, StorageError
+from indunet.core.i18n import cli_language, localise_error, translate
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -230,11 +232,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         code: int = args.handler(args, settings)
     except IndunetError as exc:
-        message = translate(exc.key, cli_language(), **exc.params) if exc.key else exc.message
-        if message == exc.key:
-            message = exc.message
-        print(f"indunet: {message}", file=sys.stderr)
+        print(
+            f"indunet: {localise_error(exc.key, exc.message, cli_language(), **exc.params)}", file=sys.stderr
+        )
         return exc.exit_code
+    except SQLAlchemyError as exc:
+        # Almost always a database that was never set up, or one that is unreachable.
+        print(f"indunet: {_t('cli.database_error', error=str(exc).splitlines()[0])}", file=sys.stderr)
+        return StorageError.exit_code
     except KeyboardInterrupt:
         return 130
     return code

@@ -179,6 +179,22 @@ def test_language_switch_shows_chinese(
     assert watch.console_errors == []
 
 
+@pytest.mark.browser
+def test_api_reference_works_offline(
+    live_server: tuple[str, str, str, str], console: tuple[Any, Watch]
+) -> None:
+    from playwright.sync_api import expect
+
+    base_url = live_server[0]
+    page, watch = console
+    page.goto(f"{base_url.rstrip('/')}/docs")
+    # Swagger UI rendered the operations of the schema: its script and styles came from this server.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("indunet")
+    expect(page.locator(".opblock-summary-path", has_text="/api/telemetry").first).to_be_visible()
+    assert watch.foreign_requests == []
+    assert watch.console_errors == []
+
+
 # ---- catalogs (no browser) ------------------------------------------------------------------------
 
 KEY_USE = re.compile(r"""\bt(?:Or)?\(\s*'([A-Za-z0-9_.]+)'|data-i18n(?:-[a-z-]+)?="([A-Za-z0-9_.]+)\"""")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -154,7 +155,8 @@ def test_account_and_tenant_writes_are_audited(
     assert key_rows[1]["after"] == {"id": writes["key"]["id"], "name": "historian", "role": "viewer"}
     assert (key_rows[0]["before"], key_rows[0]["after"]) == ({"revoked": False}, {"revoked": True})
 
-    tenant = _entries(client, plant, entity="tenant", action="update")[0]
+    updates = _entries(client, plant, entity="tenant", action="update")
+    tenant = next(r for r in updates if r["before"]["retention_days"] != r["after"]["retention_days"])
     assert tenant["actor"] == admin and tenant["entity_id"] == plant.id
     assert (tenant["before"]["retention_days"], tenant["after"]["retention_days"]) == (365, 90)
 
@@ -251,3 +253,30 @@ def test_the_database_refuses_to_truncate_the_audit_log(platform: Platform) -> N
         conn.execute(text(truncate))
     with platform.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == count
+
+
+def test_each_update_starts_where_the_previous_row_ended(client: TestClient, plant: Tenant) -> None:
+    """Rows about one object chain up: no row claims a state the object was not in."""
+    for name in ("Audit Works", "Audit Works II"):
+        client.patch("/api/tenant", json={"display_name": name}, headers=plant.admin)
+    for version in ("1.0.0", "1.0.1", "1.0.2"):
+        client.post(
+            "/api/device-types",
+            json={**OVEN, "name": "chained_oven", "version": version},
+            headers=plant.engineer,
+        )
+    for entity, entity_id in (("tenant", plant.id), ("device_type", "chained_oven")):
+        rows = _entries(client, plant, entity=entity, entity_id=entity_id)[::-1]  # oldest first
+        assert len(rows) >= 3
+        for previous, row in itertools.pairwise(rows):
+            assert row["before"] == previous["after"], (entity, previous, row)
+
+
+def test_revoking_a_key_twice_does_not_rewrite_its_history(client: TestClient, plant: Tenant) -> None:
+    key = client.post("/api/api-keys", json={"name": "revoked-twice"}, headers=plant.admin).json()
+    assert client.delete(f"/api/api-keys/{key['id']}", headers=plant.admin).status_code == 204
+    # Refusing the second revocation or recording it truthfully are both fine; a false "before" is not.
+    client.delete(f"/api/api-keys/{key['id']}", headers=plant.admin)
+    revokes = _entries(client, plant, entity="api_key", entity_id=key["id"], action="revoke")[::-1]
+    assert revokes[0]["before"] == {"revoked": False}
+    assert all(r["before"] == {"revoked": True} for r in revokes[1:]), revokes

@@ -185,3 +185,12 @@ def test_disabled_user_loses_access_at_once(client: TestClient, tenant_a: Tenant
     assert _me(client, token) == 200
     client.patch(f"/api/users/{created['id']}", json={"disabled": True}, headers=tenant_a.admin)
     assert _me(client, token) == 401
+
+
+def test_problem_details_follow_accept_language(client: TestClient, tenant_a: Tenant) -> None:
+    body = {"username": tenant_a.emails["admin"], "password": "wrong password!"}
+    zh = client.post("/api/auth/token", data=body, headers={"Accept-Language": "zh-CN,zh;q=0.9"}).json()
+    assert zh["title"] == "认证失败"
+    assert zh["detail"].startswith("邮箱或密码错误")
+    en = client.post("/api/auth/token", data=body, headers={"Accept-Language": "en-US"}).json()
+    assert (en["title"], en["detail"]) == ("Authentication failed", "Wrong e-mail or password.")

@@ -477,3 +477,28 @@ def test_attribute_changes_are_twin_revisions(client: TestClient, plant: Tenant)
             {"serial_number": "A-1", "controller_type": "FANUC 0i-F"},
         ),
     ]
+
+
+def test_concurrent_desired_state_writers_lose_no_update(platform: Platform, plant: Tenant) -> None:
+    """Each writer's change survives and every revision gets its own version number."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indunet.platform import twins
+    from indunet.security import Principal, Role
+
+    device = plant.device["id"]
+    engineer = Principal(plant.id, Role.ENGINEER, "test", "user:test")
+    start = twins.get_twin(platform, engineer, device)["version"]
+    values = [50.0 + i for i in range(8)]
+
+    def write(value: float) -> int:
+        return int(twins.set_desired(platform, engineer, device, {"spindle_override": value})["version"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        versions = sorted(pool.map(write, values))
+    assert versions == list(range(start + 1, start + 1 + len(values)))
+    history = twins.history(platform, engineer, device, limit=len(values))
+    assert sorted(r["version"] for r in history) == versions
+    # Revisions chain: each one's "before" is the previous one's "after".
+    chain = sorted(history, key=lambda r: r["version"])
+    assert all(a["after"] == b["before"] for a, b in itertools.pairwise(chain))

@@ -302,3 +302,26 @@ def test_dictionary_json_and_csv(client: TestClient, plant: Tenant) -> None:
     press = by_key[("hydraulic_press", "point", "ram_force")]
     assert (press["unit"], press["min"], press["max"]) == ("kN", "0", "5000")
     assert by_key[("hydraulic_press", "point", "stroke_count")]["max"] == ""
+
+
+def test_a_large_accepted_type_survives_the_aas_round_trip(
+    client: TestClient, plant: Tenant, other: Tenant
+) -> None:
+    # Well inside the model size limit, but AAS spends several hundred bytes per point on structure.
+    points = [
+        {"name": f"p{i:04d}", "description": f"Measured value {i}. " + "x" * 480, "data_type": "float",
+         "unit": "bar", "min": 0, "max": 100}
+        for i in range(1000)
+    ]  # fmt: skip
+    model = _press_json(name="large_skid", points=points)
+    assert len(json.dumps(model)) < 1024 * 1024
+    assert client.post("/api/device-types", json=model, headers=plant.engineer).status_code == 201
+    exported = client.get("/api/device-types/large_skid", params={"format": "aas"}, headers=plant.viewer)
+    assert exported.status_code == 200
+    imported = client.post(
+        "/api/device-types/import-aas",
+        content=exported.content,
+        headers={**other.engineer, "Content-Type": "application/json"},
+    )
+    assert imported.status_code == 201, (len(exported.content), imported.text[:300])
+    assert _get(client, other.viewer, "large_skid") == _get(client, plant.viewer, "large_skid")

@@ -51,6 +51,13 @@ class Settings(BaseModel):
 
     language: str = "en"
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("jwt_secret must be at least 32 characters (or empty to generate one)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -109,14 +116,16 @@ def load_settings(
     """Defaults, then the TOML file, then the environment, then explicit overrides (CLI flags)."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
-    toml_path = path or (Path(env["INDUNET_CONFIG"]) if "INDUNET_CONFIG" in env else Path("indunet.toml"))
+    named = path or (Path(env["INDUNET_CONFIG"]) if env.get("INDUNET_CONFIG") else None)
+    toml_path = named or Path("indunet.toml")
     if toml_path.exists():
         try:
             values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"{toml_path}: {exc}", key="error.config") from exc
-    elif path is not None:
-        raise ConfigurationError(f"configuration file not found: {path}", key="error.config")
+    elif named is not None:
+        # A file someone named but mistyped must not silently fall back to the embedded defaults.
+        raise ConfigurationError(f"configuration file not found: {named}", key="error.config")
     values.update(_from_env(env))
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:

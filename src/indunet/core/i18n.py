@@ -49,3 +49,14 @@ def translate(key: str, language: str = DEFAULT_LANGUAGE, **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+def localise_error(key: str | None, message: str, language: str, **params: Any) -> str:
+    """An error's text in ``language``; a translation without placeholders keeps the English detail."""
+    if not key or key not in catalog(language):
+        return message
+    template = catalog(language)[key]
+    text = translate(key, language, **params)
+    if language != DEFAULT_LANGUAGE and "{" not in template and message and message != text:
+        return f"{text}（{message}）"
+    return text

@@ -95,7 +95,11 @@ def update_user(
         if values:
             conn.execute(update(users).where(scope).values(**values))
         after = {**row, **values}
-        audit.record(conn, principal, "update", "user", user_id, _public_user(row), _public_user(after))
+        image = _public_user(after)
+        if "password_hash" in values:
+            # The hash never enters the log, but the fact that the password changed must.
+            image["password_changed"] = True
+        audit.record(conn, principal, "update", "user", user_id, _public_user(row), image)
     return _public_user(after)
 
 
@@ -172,11 +176,13 @@ def revoke_api_key(platform: Platform, principal: Principal, key_id: str) -> Non
     principal.require(Permission.MANAGE_TENANT)
     with platform.engine.begin() as conn:
         scope = (api_keys.c.id == key_id) & (api_keys.c.tenant_id == principal.tenant_id)
-        row = conn.execute(select(api_keys.c.name).where(scope)).first()
+        row = conn.execute(select(api_keys.c.revoked).where(scope)).first()
         if row is None:
             raise NotFound("no such API key", key="error.not_found")
-        conn.execute(update(api_keys).where(scope).values(revoked=True))
-        audit.record(conn, principal, "revoke", "api_key", key_id, {"revoked": False}, {"revoked": True})
+        # Revoking twice changes nothing, so it leaves no second audit row.
+        if not row.revoked:
+            conn.execute(update(api_keys).where(scope).values(revoked=True))
+            audit.record(conn, principal, "revoke", "api_key", key_id, {"revoked": False}, {"revoked": True})
     platform.forget_credential(key_id)
 
 

@@ -133,6 +133,13 @@ def create_device(
     """A new device and its first access token (shown once; only its hash is kept)."""
     principal.require(Permission.WRITE_DEVICES)
     check_device_name(name)
+    try:
+        load_type(platform, principal.tenant_id, type_name)
+    except NotFound as exc:
+        # The device is what is missing here, not the type: a bad field of the request, so 422.
+        raise InvalidInput(
+            f"no device type {type_name!r} in this tenant", key="error.no_device_type", name=type_name
+        ) from exc
     now = now_us()
     device_id = str(uuid.uuid4())
     values: dict[str, Any] = {
@@ -174,6 +181,19 @@ def _row(conn: Connection, principal: Principal, device_id: str) -> Any:
     return row
 
 
+def locked_row(conn: Connection, principal: Principal, device_id: str) -> Any:
+    """The device's row, locked until the transaction ends.
+
+    Read-merge-write changes (attributes, desired state, the twin version) start here so two writers
+    of one device queue up instead of losing an update: the no-op UPDATE takes PostgreSQL's row lock
+    and SQLite's write lock before anything is read.
+    """
+    scope = (devices.c.id == device_id) & (devices.c.tenant_id == principal.tenant_id)
+    if conn.execute(update(devices).where(scope).values(updated_at=devices.c.updated_at)).rowcount == 0:
+        raise NotFound("no such device", key="error.no_device")
+    return _row(conn, principal, device_id)
+
+
 def get_device(platform: Platform, principal: Principal, device_id: str) -> dict[str, Any]:
     if principal.device_id is not None and principal.device_id != device_id:
         raise NotFound("no such device", key="error.no_device")
@@ -213,7 +233,7 @@ def update_device(
 ) -> dict[str, Any]:
     principal.require(Permission.WRITE_DEVICES)
     with platform.engine.begin() as conn:
-        row = _row(conn, principal, device_id)
+        row = locked_row(conn, principal, device_id)
         values: dict[str, Any] = {}
         if changes.get("labels") is not None:
             values["labels"] = _check_labels(changes["labels"])

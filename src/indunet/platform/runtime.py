@@ -14,9 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine, bindparam, event, update
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DataError
 
 from indunet.core.config import Settings
+from indunet.core.errors import InvalidInput
 from indunet.security import AccessTokenCodec, Principal
 from indunet.store.engine import create_metadata_engine
 from indunet.store.metadata import devices
@@ -26,6 +29,17 @@ if TYPE_CHECKING:
     from indunet.platform.models.validate import Validator
 
 _CREDENTIAL_TTL_S = 30.0
+
+
+def _refused_value(context: ExceptionContext) -> None:
+    """A value the database refuses as data (SQLSTATE class 22) came from the caller: it is their error.
+
+    The usual one is text holding NUL, which PostgreSQL cannot store or even compare with, while SQLite
+    takes it; checking every text a service passes to a query would miss the next one added.
+    """
+    if isinstance(context.sqlalchemy_exception, DataError):
+        reason = str(context.original_exception).strip().splitlines()[0]
+        raise InvalidInput(f"the database refused a value: {reason}", key="error.bad_value") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine: Engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
+        event.listen(self.engine, "handle_error", _refused_value)
         options = {"schema": settings.database_schema} if settings.is_postgres else {}
         self.timeseries: TimeseriesStore = open_timeseries(settings.timeseries_url, **options)
         self.tokens = AccessTokenCodec(

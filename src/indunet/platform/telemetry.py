@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from indunet.core.errors import IndunetError, InvalidInput, NotFound, PayloadTooLarge
-from indunet.core.timeutil import now_us, parse_timestamp, to_rfc3339
+from indunet.core.timeutil import MAX_TS_US, now_us, parse_timestamp, to_rfc3339
 from indunet.platform.devices import get_device, resolve
 from indunet.platform.devicetypes import validator_for
 from indunet.platform.models import DataType, decode
@@ -182,6 +182,12 @@ def aggregate(
     bad = [f for f in funcs if f not in AGGREGATES]
     if bad or not funcs:
         raise InvalidInput(f"aggregates must be among {', '.join(AGGREGATES)}", key="error.bad_aggregate")
+    if interval_us > MAX_TS_US:
+        # Longer buckets than the whole timestamp range mean nothing, and past 2**63 µs the stores
+        # cannot even bind the number.
+        raise InvalidInput(
+            "interval may be at most the timestamp range, 1970..2200", key="error.bad_duration"
+        )
     ref, specs, ids = _device_points(platform, principal, device_id, query.points)
     start, end = _window(query)
     out: dict[str, list[dict[str, Any]]] = {}

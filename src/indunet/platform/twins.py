@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, select, update
 from indunet.core.errors import InvalidInput
 from indunet.core.timeutil import now_us, to_rfc3339
 from indunet.platform import audit
-from indunet.platform.devices import get_device
+from indunet.platform.devices import get_device, locked_row
 from indunet.platform.devicetypes import validator_for
 from indunet.platform.models import Access, decode
 from indunet.platform.models.validate import PointRejected
@@ -112,7 +112,7 @@ def set_desired(
         raise InvalidInput("desired state rejected", key="error.desired_rejected", errors=errors)
     now = now_us()
     with platform.engine.begin() as conn:
-        version = conn.execute(select(devices.c.twin_version).where(devices.c.id == device_id)).scalar_one()
+        version = locked_row(conn, principal, device_id)["twin_version"]
         before = _desired(conn, device_id)
         for name, value in patch.items():
             conn.execute(

@@ -7,11 +7,13 @@ works as an MQTT user name or HTTP bearer token exactly like a ThingsBoard acces
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
 
 KINDS = ("ink", "dev")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,9 @@ def parse_secret_token(text: str) -> SecretToken | None:
     if len(text) > 200:
         return None
     parts = text.split("_", 2)
-    if len(parts) != 3 or parts[0] not in KINDS or len(parts[1]) != 32 or not parts[2]:
+    # Exactly 32 lower-case hex digits: uuid.UUID alone would also take "0x", "+" or spaces, giving
+    # one credential several spellings.
+    if len(parts) != 3 or parts[0] not in KINDS or not _HEX32.fullmatch(parts[1]) or not parts[2]:
         return None
     try:
         token_id = str(uuid.UUID(hex=parts[1]))

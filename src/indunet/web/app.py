@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +19,7 @@ from indunet import __version__
 from indunet.platform.runtime import Platform
 from indunet.platform.telemetry import apply_retention
 from indunet.web import problems
+from indunet.web.deps import refuse_nul
 from indunet.web.limits import RequestGuard
 from indunet.web.responses import FastJSONResponse
 from indunet.web.routes import admin, auth, devices, models, telemetry
@@ -59,7 +61,10 @@ def create_app(platform: Platform) -> FastAPI:
         description="Industrial internet platform API: devices, models, twins, telemetry, audit.",
         default_response_class=FastJSONResponse,
         responses=problems.RESPONSES,
+        dependencies=[Depends(refuse_nul)],
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.platform = platform
     problems.install(app)
@@ -71,6 +76,18 @@ def create_app(platform: Platform) -> FastAPI:
         with platform.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "version": __version__}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        # Swagger UI from the console's vendored copy: FastAPI's default page loads it from a CDN,
+        # which a plant network without internet access cannot reach.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="indunet API",
+            swagger_js_url="/console/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/console/vendor/swagger-ui.css",
+            swagger_favicon_url="/console/favicon.svg",
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

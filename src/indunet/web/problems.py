@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from indunet.core.errors import IndunetError
-from indunet.core.i18n import catalog, pick_language, translate
+from indunet.core.i18n import catalog, localise_error, pick_language, translate
 from indunet.web.responses import FastJSONResponse
 
 log = logging.getLogger(__name__)
@@ -53,11 +56,14 @@ def problem(
     return FastJSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _localised(request: Request, key: str | None, fallback: str, params: dict[str, Any]) -> str:
-    language = pick_language(request.headers.get("accept-language"))
-    if key and key in catalog(language):
-        return translate(key, language, **params)
-    return fallback
+def _language(request: Request) -> str:
+    return pick_language(request.headers.get("accept-language"))
+
+
+def _title(request: Request, code: str) -> str:
+    key = f"problem.{code}"
+    language = _language(request)
+    return translate(key, language) if key in catalog(language) else code.replace("-", " ")
 
 
 async def _indunet_error(request: Request, exc: Exception) -> FastJSONResponse:
@@ -66,8 +72,8 @@ async def _indunet_error(request: Request, exc: Exception) -> FastJSONResponse:
     errors = getattr(exc, "errors", None)
     if errors:
         extra["errors"] = errors
-    title = _localised(request, f"problem.{exc.code}", exc.code.replace("-", " "), {})
-    detail = _localised(request, exc.key, exc.message, exc.params)
+    title = _title(request, exc.code)
+    detail = localise_error(exc.key, exc.message, _language(request), **exc.params)
     return problem(exc.status, exc.code, title, detail, request, **extra)
 
 
@@ -76,13 +82,15 @@ async def _validation_error(request: Request, exc: Exception) -> FastJSONRespons
     errors = [
         {
             "loc": [str(p) for p in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
+            # A JSON syntax error's own explanation sits in ctx; "JSON decode error" alone says little.
+            "msg": str(e.get("msg", ""))
+            + (f" ({e['ctx']['error']})" if e.get("ctx", {}).get("error") else ""),
             "type": str(e.get("type", "")),
         }
         for e in exc.errors()
     ]
     detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
-    title = _localised(request, "problem.invalid-input", "invalid input", {})
+    title = _title(request, "invalid-input")
     return problem(422, "invalid-input", title, detail, request, errors=errors)
 
 
@@ -94,7 +102,32 @@ async def _http_error(request: Request, exc: Exception) -> FastJSONResponse:
     response = problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
     # Starlette's headers carry meaning, e.g. the ``Allow`` list that RFC 9110 requires on a 405.
     response.headers.update(exc.headers or {})
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        response.headers["Allow"] = allowed
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of the request's path in the OpenAPI document.
+
+    Starlette's ``Allow`` names only the methods of the first route whose path matches, and FastAPI
+    makes one route per method, so ``GET /api/devices`` would hide ``POST /api/devices``. As OpenAPI
+    resolves paths, a concrete one (``/api/device-types/import-aas``) wins over a templated one.
+    """
+    paths = request.app.openapi()["paths"]
+    matching = [t for t in paths if _path_regex(t).match(request.scope["path"])]
+    if not matching:
+        return ""
+    fewest = min(t.count("{") for t in matching)
+    methods = {m.upper() for t in matching if t.count("{") == fewest for m in paths[t]}
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return ", ".join(sorted(methods))
+
+
+@functools.cache
+def _path_regex(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
 
 
 async def _unexpected(request: Request, exc: Exception) -> FastJSONResponse:

@@ -123,6 +123,11 @@ def test_too_long() -> None:
     assert reason("state", "x" * 4097) == TOO_LONG
 
 
+def test_text_with_nul_is_refused_but_other_control_characters_are_kept() -> None:
+    assert reason("state", "run\x00ning") == WRONG_TYPE
+    assert VALIDATOR.check("state", "line 1\nline 2\t") == (None, "line 1\nline 2\t")
+
+
 def test_rejection_is_invalid_input_with_key() -> None:
     with pytest.raises(InvalidInput) as info:
         VALIDATOR.check("count", 500)

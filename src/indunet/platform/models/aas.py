@@ -78,7 +78,8 @@ def from_aas_json(data: bytes | str) -> DeviceType:
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} at line {exc.lineno}"
         raise InvalidInput(message, key="error.aas.syntax") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        # basyx reports malformed documents through all of these (an empty reference is an IndexError).
         raise InvalidInput(f"not a valid AAS v3 environment: {exc}", key="error.aas.invalid") from None
     try:
         raw = _read_shell(store)

@@ -33,10 +33,13 @@ MAX_TEXT = 1000
 MAX_STRING_VALUE = 4096
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-OptionalText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)] | None
+# Tabs and line breaks are text; other control characters are not, and XML-based exchange formats
+# (AAS among them) cannot carry them at all.
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=_PRINTABLE)]
+OptionalText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=_PRINTABLE)] | None
 # AAS display names allow 128 characters, and titles become display names on export.
-Title = Annotated[str, Field(min_length=1, max_length=128)]
+Title = Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
 Unit = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^\S(.*\S)?$")] | None
 Limit = Annotated[float, Field(allow_inf_nan=False)] | None
 

@@ -103,6 +103,9 @@ def _string_checker(name: str) -> Checker:
         if len(value) > MAX_STRING_VALUE:
             message = f"string of {len(value)} characters exceeds {MAX_STRING_VALUE}"
             raise PointRejected(name, TOO_LONG, message)
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL; refusing it here keeps one bad value from failing a batch.
+            raise PointRejected(name, WRONG_TYPE, "text holds a NUL character")
         return None, value
 
     return check

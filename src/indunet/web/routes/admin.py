@@ -9,14 +9,16 @@ from pydantic import BaseModel, Field
 
 from indunet.platform import accounts, audit, tenants
 from indunet.web.deps import PagingDep, PlatformDep, PrincipalDep
+from indunet.web.routing import StrictJSONRoute
 
-router = APIRouter(prefix="/api", tags=["administration"])
+router = APIRouter(prefix="/api", tags=["administration"], route_class=StrictJSONRoute)
 
 
 class TenantUpdate(BaseModel):
     model_config = {"extra": "forbid"}
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    # Strict: pydantic would read ``true`` as 1 day, and the retention job would act on it.
+    retention_days: int | None = Field(default=None, ge=1, le=36500, strict=True)
 
 
 class UserCreate(BaseModel):
@@ -29,7 +31,7 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     model_config = {"extra": "forbid"}
     role: str | None = Field(default=None, pattern="^(admin|engineer|viewer)$")
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, strict=True)  # not "yes", "off" or 0
     password: str | None = Field(default=None, min_length=8, max_length=1024)
 
 

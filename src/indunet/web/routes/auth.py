@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet.platform import accounts, tenants
 from indunet.web.deps import PlatformDep, PrincipalDep
+from indunet.web.routing import StrictJSONRoute
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=StrictJSONRoute)
 
 
 class TokenResponse(BaseModel):

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictStr
 
 from indunet.platform import devices, twins
 from indunet.web.deps import PagingDep, PlatformDep, PrincipalDep
+from indunet.web.routing import StrictJSONRoute
 
-router = APIRouter(prefix="/api/devices", tags=["devices"])
+router = APIRouter(prefix="/api/devices", tags=["devices"], route_class=StrictJSONRoute)
 
 Scalar = bool | int | float | str | None
+# Strict, or pydantic turns ``true`` into latitude 1.0 before the service can refuse a boolean.
+LocationValue = StrictStr | StrictFloat
 
 
 class DeviceCreate(BaseModel):
@@ -20,14 +23,14 @@ class DeviceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     type: str = Field(min_length=1, max_length=64)
     labels: dict[str, str] = Field(default_factory=dict, max_length=50)
-    location: dict[str, str | float] | None = Field(default=None, max_length=20)
+    location: dict[str, LocationValue] | None = Field(default=None, max_length=20)
     attributes: dict[str, Scalar] = Field(default_factory=dict, max_length=200)
 
 
 class DeviceUpdate(BaseModel):
     model_config = {"extra": "forbid"}
     labels: dict[str, str] | None = Field(default=None, max_length=50)
-    location: dict[str, str | float] | None = Field(default=None, max_length=20)
+    location: dict[str, LocationValue] | None = Field(default=None, max_length=20)
     attributes: dict[str, Scalar] | None = Field(default=None, max_length=200)
 
 

@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from indunet.core.errors import InvalidInput, PayloadTooLarge
 from indunet.platform import devicetypes
 from indunet.platform.models import (
+    MAX_AAS_BYTES,
+    MAX_MODEL_BYTES,
     data_dictionary,
     dictionary_csv,
     dump_json,
@@ -18,10 +20,10 @@ from indunet.platform.models import (
     to_aas_json,
 )
 from indunet.web.deps import PlatformDep, PrincipalDep
+from indunet.web.routing import StrictJSONRoute
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=StrictJSONRoute)
 
-MAX_MODEL_BYTES = 1024 * 1024
 _MODEL_BODY = {
     "requestBody": {
         "required": True,
@@ -34,14 +36,17 @@ _MODEL_BODY = {
 _AAS_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 }
+# Upserts answer 201 for a new type and 200 for a replaced one; FastAPI documents only the latter.
+_UPSERTED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}}
+}
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int) -> bytes:
+    # The model readers check sizes too; checking here first spares parsing a body that is too big.
     body = await request.body()
-    if len(body) > MAX_MODEL_BYTES:
-        raise PayloadTooLarge(
-            f"model documents are limited to {MAX_MODEL_BYTES} bytes", key="error.too_large"
-        )
+    if len(body) > limit:
+        raise PayloadTooLarge(f"documents here are limited to {limit} bytes", key="error.too_large")
     if not body:
         raise InvalidInput("empty body", key="error.empty_body")
     return body
@@ -53,12 +58,15 @@ def list_types(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]
 
 
 @router.post(
-    "/api/device-types", summary="Create or replace a device type (JSON or YAML)", openapi_extra=_MODEL_BODY
+    "/api/device-types",
+    summary="Create or replace a device type (JSON or YAML)",
+    responses=_UPSERTED,
+    openapi_extra=_MODEL_BODY,
 )
 async def put_type(
     request: Request, platform: PlatformDep, principal: PrincipalDep, response: Response
 ) -> dict[str, Any]:
-    body = await _body(request)
+    body = await _body(request, MAX_MODEL_BYTES)
     device_type = load_device_type(
         body, "yaml" if "yaml" in request.headers.get("content-type", "") else "json"
     )
@@ -68,12 +76,15 @@ async def put_type(
 
 
 @router.post(
-    "/api/device-types/import-aas", summary="Import a device type from AAS v3 JSON", openapi_extra=_AAS_BODY
+    "/api/device-types/import-aas",
+    summary="Import a device type from AAS v3 JSON",
+    responses=_UPSERTED,
+    openapi_extra=_AAS_BODY,
 )
 async def import_aas(
     request: Request, platform: PlatformDep, principal: PrincipalDep, response: Response
 ) -> dict[str, Any]:
-    device_type = from_aas_json(await _body(request))
+    device_type = from_aas_json(await _body(request, MAX_AAS_BYTES))
     _, created = await run_in_threadpool(devicetypes.put_type, platform, principal, device_type)
     response.status_code = 201 if created else 200
     return dump_json(device_type)
@@ -98,7 +109,11 @@ def delete_type(platform: PlatformDep, principal: PrincipalDep, name: str) -> Re
     return Response(status_code=204)
 
 
-@router.get("/api/dictionary", summary="The data dictionary: every point, attribute and command parameter")
+@router.get(
+    "/api/dictionary",
+    summary="The data dictionary: every point, attribute and command parameter",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def dictionary(
     platform: PlatformDep,
     principal: PrincipalDep,

@@ -14,29 +14,34 @@ from indunet.platform import telemetry, twins
 from indunet.platform.telemetry_formats import parse_csv, parse_json
 from indunet.web.deps import PlatformDep, PrincipalDep
 from indunet.web.responses import FastJSONResponse
+from indunet.web.routing import StrictJSONRoute
 
-router = APIRouter(prefix="/api/telemetry", tags=["telemetry"])
+router = APIRouter(prefix="/api/telemetry", tags=["telemetry"], route_class=StrictJSONRoute)
 
+_RECORD = {
+    "type": "object",
+    "properties": {
+        "device": {"type": "string"},
+        "ts": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+        "values": {"type": "object"},
+    },
+}
 _INGEST_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {
-                    "type": "object",
-                    "properties": {
-                        "records": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "device": {"type": "string"},
-                                    "ts": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-                                    "values": {"type": "object"},
-                                },
-                            },
-                        }
-                    },
+                    # The shapes ``parse_json`` takes: the envelope, one record, or a list of records.
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "required": ["records"],
+                            "properties": {"records": {"type": "array", "items": _RECORD}},
+                        },
+                        _RECORD,
+                        {"type": "array", "items": _RECORD},
+                    ]
                 }
             },
             "text/csv": {"schema": {"type": "string"}},
@@ -126,7 +131,19 @@ def latest(platform: PlatformDep, principal: PrincipalDep, device_id: str) -> di
     return {"device": device_id, "values": twin["reported"]}
 
 
-@router.get("/{device_id}/export", summary="Export as CSV or Parquet (default: the last 24 hours)")
+@router.get(
+    "/{device_id}/export",
+    summary="Export as CSV or Parquet (default: the last 24 hours)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
 def export(
     platform: PlatformDep,
     principal: PrincipalDep,
