@@ -169,7 +169,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         pg_env = {**base_env, "INDUNET_DATA_DIR": str(pg_settings.data_dir), "INDUNET_DATABASE_URL": url}
         ours, accepted = _measure(pg_settings, pg_env, bodies)
         assert accepted == points, (accepted, points)
-        theirs = min(ts_pg_ingest._peer(url, batches[1:]) for _ in range(2))
+        theirs = min(ts_pg_ingest.peer(url, batches[1:]) for _ in range(2))
         results.append(
             record(
                 "HTTP ingest into PostgreSQL",
@@ -185,7 +185,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         sqlite_env = {**base_env, "INDUNET_DATA_DIR": str(sqlite_settings.data_dir)}
         ours, accepted = _measure(sqlite_settings, sqlite_env, bodies)
         assert accepted == points, (accepted, points)
-        theirs = min(ts_sqlite_ingest._peer(Path(tmp) / f"peer{i}.db", batches[1:]) for i in range(2))
+        theirs = min(ts_sqlite_ingest.peer(Path(tmp) / f"peer{i}.db", batches[1:]) for i in range(2))
         results.append(
             record(
                 "HTTP ingest into SQLite",

@@ -42,7 +42,8 @@ def _indunet(url: str, batches: list[list[Row]]) -> float:
     return elapsed
 
 
-def _peer(url: str, batches: list[list[Row]]) -> float:
+def peer(url: str, batches: list[list[Row]]) -> float:
+    """Seconds for a bare binary COPY of ``batches`` into a fresh plain table (http_ingest uses it too)."""
     with psycopg.connect(url, autocommit=True) as conn:
         for statement in _PEER_TABLE:
             conn.execute(statement)
@@ -68,7 +69,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     ours, theirs = [], []
     with scratch_database("indunet_bench_ingest") as url:
         for _ in range(3):
-            theirs.append(_peer(url, batches))
+            theirs.append(peer(url, batches))
             ours.append(_indunet(url, batches))
     records = [
         record(

@@ -30,7 +30,8 @@ def _indunet(path: Path, batches: list[list[Row]]) -> float:
         return time.perf_counter() - started
 
 
-def _peer(path: Path, batches: list[list[Row]]) -> float:
+def peer(path: Path, batches: list[list[Row]]) -> float:
+    """Seconds for a bare executemany of ``batches`` into a fresh file (http_ingest uses it too)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -52,7 +53,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     ours, theirs = [], []
     with tempfile.TemporaryDirectory(prefix="indunet-bench-") as tmp:
         for round_ in range(2):
-            theirs.append(_peer(Path(tmp) / f"peer{round_}.db", batches))
+            theirs.append(peer(Path(tmp) / f"peer{round_}.db", batches))
             ours.append(_indunet(Path(tmp) / f"indunet{round_}.db", batches))
     records = [
         record(

@@ -255,3 +255,4 @@ def test_commands_before_db_upgrade_fail_with_a_message(
     code, out, err = run(capsys, "tenant", "add", "acme")
     assert code != 0 and out == ""
     assert err.startswith("indunet: ")
+    assert "indunet db upgrade" in err

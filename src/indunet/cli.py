@@ -231,13 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
         )
         code: int = args.handler(args, settings)
+    except StorageError as exc:
+        # From the command line this is almost always a database never set up, or one unreachable.
+        print(f"indunet: {_t('cli.database_error', error=exc.message)}", file=sys.stderr)
+        return exc.exit_code
     except IndunetError as exc:
         print(
             f"indunet: {localise_error(exc.key, exc.message, cli_language(), **exc.params)}", file=sys.stderr
         )
         return exc.exit_code
     except SQLAlchemyError as exc:
-        # Almost always a database that was never set up, or one that is unreachable.
         print(f"indunet: {_t('cli.database_error', error=str(exc).splitlines()[0])}", file=sys.stderr)
         return StorageError.exit_code
     except KeyboardInterrupt:

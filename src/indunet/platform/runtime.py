@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, bindparam, event, update
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from indunet.core.config import Settings
-from indunet.core.errors import InvalidInput
+from indunet.core.errors import InvalidInput, StorageError
 from indunet.security import AccessTokenCodec, Principal
 from indunet.store.engine import create_metadata_engine
 from indunet.store.metadata import devices
@@ -31,15 +31,19 @@ if TYPE_CHECKING:
 _CREDENTIAL_TTL_S = 30.0
 
 
-def _refused_value(context: ExceptionContext) -> None:
-    """A value the database refuses as data (SQLSTATE class 22) came from the caller: it is their error.
+def _translate_database_error(context: ExceptionContext) -> None:
+    """Database errors that are not bugs become indunet errors, once, here.
 
-    The usual one is text holding NUL, which PostgreSQL cannot store or even compare with, while SQLite
-    takes it; checking every text a service passes to a query would miss the next one added.
+    A value the database refuses as data (SQLSTATE class 22) came from the caller: it is their error
+    (the usual one is text PostgreSQL cannot store). A database that is down, out of connections or
+    locked for too long is a passing failure of the system (503, worth a retry), not a crash.
     """
-    if isinstance(context.sqlalchemy_exception, DataError):
-        reason = str(context.original_exception).strip().splitlines()[0]
+    error = context.sqlalchemy_exception
+    reason = str(context.original_exception).strip().splitlines()[0] if context.original_exception else ""
+    if isinstance(error, DataError):
         raise InvalidInput(f"the database refused a value: {reason}", key="error.bad_value") from None
+    if isinstance(error, OperationalError):
+        raise StorageError(f"database unavailable: {reason}", key="error.storage") from error
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine: Engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-        event.listen(self.engine, "handle_error", _refused_value)
+        event.listen(self.engine, "handle_error", _translate_database_error)
         options = {"schema": settings.database_schema} if settings.is_postgres else {}
         self.timeseries: TimeseriesStore = open_timeseries(settings.timeseries_url, **options)
         self.tokens = AccessTokenCodec(
