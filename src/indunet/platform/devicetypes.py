@@ -12,12 +12,12 @@ from indunet.core.timeutil import now_us
 from indunet.platform import audit
 from indunet.platform.models import (
     DeviceType,
+    Validator,
     builtin_types,
     compile_validator,
     dump_json,
     validate_device_type,
 )
-from indunet.platform.models.validate import Validator
 from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
 from indunet.store.metadata import device_types, devices

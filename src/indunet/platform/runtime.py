@@ -26,7 +26,7 @@ from indunet.store.metadata import devices
 from indunet.store.timeseries import TimeseriesStore, open_timeseries
 
 if TYPE_CHECKING:
-    from indunet.platform.models.validate import Validator
+    from indunet.platform.models import Validator
 
 _CREDENTIAL_TTL_S = 30.0
 

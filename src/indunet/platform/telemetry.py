@@ -18,14 +18,13 @@ from indunet.core.errors import IndunetError, InvalidInput, NotFound, PayloadToo
 from indunet.core.timeutil import MAX_TS_US, now_us, parse_timestamp, to_rfc3339
 from indunet.platform.devices import get_device, resolve
 from indunet.platform.devicetypes import validator_for
-from indunet.platform.models import DataType, decode
-from indunet.platform.models.validate import PointRejected
+from indunet.platform.models import DataType, PointRejected, decode
 from indunet.platform.runtime import DeviceRef, Platform
 from indunet.platform.series import series_ids, tenant_series
 from indunet.platform.telemetry_formats import Record
 from indunet.security import Permission, Principal
 from indunet.store.metadata import tenants
-from indunet.store.timeseries import ExportFormat
+from indunet.store.timeseries import MAX_SERIES_PER_CALL, ExportFormat
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
 
@@ -241,5 +240,9 @@ def apply_retention(platform: Platform) -> dict[str, int]:
     for row in rows:
         cutoff = now - row.retention_days * 86_400_000_000
         ids = tenant_series(platform, row.id)
-        deleted[row.name] = platform.timeseries.delete_before(ids, cutoff) if ids else 0
+        # A large tenant has more series than one store call takes.
+        deleted[row.name] = sum(
+            platform.timeseries.delete_before(ids[i : i + MAX_SERIES_PER_CALL], cutoff)
+            for i in range(0, len(ids), MAX_SERIES_PER_CALL)
+        )
     return deleted

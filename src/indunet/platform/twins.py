@@ -16,8 +16,7 @@ from indunet.core.timeutil import now_us, to_rfc3339
 from indunet.platform import audit
 from indunet.platform.devices import get_device, locked_row
 from indunet.platform.devicetypes import validator_for
-from indunet.platform.models import Access, decode
-from indunet.platform.models.validate import PointRejected
+from indunet.platform.models import Access, PointRejected, decode
 from indunet.platform.runtime import DeviceRef, Platform
 from indunet.platform.series import series_ids
 from indunet.security import Permission, Principal

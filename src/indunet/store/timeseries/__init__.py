@@ -12,6 +12,7 @@ from indunet.core.errors import InvalidInput
 from indunet.store.timeseries.base import (
     AGGREGATES,
     MAX_BUCKETS,
+    MAX_SERIES_PER_CALL,
     ExportFormat,
     Point,
     Row,
@@ -22,6 +23,7 @@ from indunet.store.timeseries.base import (
 __all__ = [
     "AGGREGATES",
     "MAX_BUCKETS",
+    "MAX_SERIES_PER_CALL",
     "ExportFormat",
     "Point",
     "Row",
