@@ -270,3 +270,23 @@ def test_retention_deletes_only_samples_older_than_the_tenants_horizon(
     apply_retention(platform)
     values = [v for _, v in _series(client, plant, "energy_total", start=old - 1)]
     assert values == [2.0]
+
+
+def test_listeners_see_exactly_the_committed_points_and_cannot_break_ingest(
+    client: TestClient, platform: Platform, plant: Tenant
+) -> None:
+    from indunet.platform.runtime import StoredSample
+
+    seen: list[StoredSample] = []
+
+    def broken(_samples: list[StoredSample]) -> None:
+        raise RuntimeError("a listener bug")
+
+    platform.telemetry_listeners.extend([broken, seen.extend])
+    try:
+        body = {"device": "cnc-01", "ts": _now_ms(), "values": {"spindle_speed": 10.0, "spindle_load": 999.0}}
+        response = client.post("/api/telemetry", json=body, headers=plant.engineer)
+    finally:
+        platform.telemetry_listeners.clear()
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    assert [(s.device_id, s.point, s.num) for s in seen] == [(plant.device["id"], "spindle_speed", 10.0)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,22 @@ def _translate_database_error(context: ExceptionContext) -> None:
         raise InvalidInput(f"the database refused a value: {reason}", key="error.bad_value") from None
     if isinstance(error, OperationalError):
         raise StorageError(f"database unavailable: {reason}", key="error.storage") from error
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    """One point as committed, handed to telemetry listeners (rules, alarms, live views)."""
+
+    tenant_id: str
+    device_id: str
+    type_name: str
+    point: str
+    ts_us: int
+    num: float | None
+    text: str | None
+
+
+TelemetryListener = Callable[[list[StoredSample]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +99,8 @@ class Platform:
         self.series_ids: dict[tuple[str, str], int] = {}
         self._credentials: dict[str, tuple[str, Principal, float]] = {}
         self._presence = _Presence()
+        # Called, in the ingesting thread, after each batch is committed; must be quick and not raise.
+        self.telemetry_listeners: list[TelemetryListener] = []
         self.cache_lock = threading.Lock()
 
     # -- machine credentials -------------------------------------------------------------------------

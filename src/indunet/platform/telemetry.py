@@ -8,6 +8,7 @@ time-series store has committed the accepted rows.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,14 @@ from indunet.core.timeutil import MAX_TS_US, now_us, parse_timestamp, to_rfc3339
 from indunet.platform.devices import get_device, resolve
 from indunet.platform.devicetypes import validator_for
 from indunet.platform.models import DataType, PointRejected, decode
-from indunet.platform.runtime import DeviceRef, Platform
+from indunet.platform.runtime import DeviceRef, Platform, StoredSample
 from indunet.platform.series import series_ids, tenant_series
 from indunet.platform.telemetry_formats import Record
 from indunet.security import Permission, Principal
 from indunet.store.metadata import tenants
 from indunet.store.timeseries import MAX_SERIES_PER_CALL, ExportFormat
+
+log = logging.getLogger(__name__)
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
 
@@ -69,6 +72,8 @@ def ingest(
     append = rows.append
     arrived = now_us()
     seen: set[str] = set()
+    listeners = platform.telemetry_listeners
+    stored: list[StoredSample] = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             result.reject(index, None, None, "bad_record", "record must be an object")
@@ -101,6 +106,11 @@ def ingest(
         ids = series_ids(platform, device, (c[0] for c in checked), create=True)
         for point, num, text in checked:
             append((ids[point], ts, num, text))
+        if listeners:
+            stored.extend(
+                StoredSample(device.tenant_id, device.id, device.type_name, point, ts, num, text)
+                for point, num, text in checked
+            )
         if len(rows) > limit:
             raise PayloadTooLarge(f"at most {limit} points per request", key="error.too_many_points")
         seen.add(device.id)
@@ -108,6 +118,13 @@ def ingest(
         platform.timeseries.write(rows)
     for device_id in seen:
         platform.mark_seen(device_id, arrived)
+    for listener in listeners:
+        try:
+            listener(stored)
+        except Exception:
+            # The points are committed and the client will be told so; a failing listener is logged,
+            # never allowed to turn a durable write into an error response.
+            log.exception("telemetry listener %r failed", listener)
     result.accepted = len(rows)
     return result
 

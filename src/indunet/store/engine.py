@@ -45,8 +45,8 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply every pending migration (idempotent)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Apply every pending migration (idempotent); "heads" takes every branch of the history."""
     command.upgrade(alembic_config(engine), revision)
 
 
