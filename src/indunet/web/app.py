@@ -22,7 +22,7 @@ from indunet.web import problems
 from indunet.web.deps import refuse_nul
 from indunet.web.limits import RequestGuard
 from indunet.web.responses import FastJSONResponse
-from indunet.web.routes import admin, auth, devices, models, telemetry
+from indunet.web.routes import admin, auth, device_http, devices, models, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     problems.install(app)
-    for router in (auth.router, devices.router, models.router, telemetry.router, admin.router):
+    for router in (auth.router, devices.router, models.router, telemetry.router, admin.router, device_http.router):
         app.include_router(router)
 
     @app.get("/api/health", tags=["health"], summary="Liveness: the process answers and its database too")

@@ -26,7 +26,7 @@ _RECORD = {
         "values": {"type": "object"},
     },
 }
-_INGEST_BODY = {
+INGEST_BODY = {
     "requestBody": {
         "required": True,
         "content": {
@@ -54,7 +54,7 @@ Window = Annotated[str | None, Query(max_length=64, description="RFC 3339 or epo
 Points = Annotated[list[str] | None, Query(max_length=200, description="point names (default all)")]
 
 
-@router.post("", summary="Batch ingest validated against each device's model", openapi_extra=_INGEST_BODY)
+@router.post("", summary="Batch ingest validated against each device's model", openapi_extra=INGEST_BODY)
 async def ingest(request: Request, platform: PlatformDep, principal: PrincipalDep) -> FastJSONResponse:
     body = await request.body()
     if not body:
