@@ -21,6 +21,10 @@ DOCS = HERE.parent / "docs" / "benchmarks.md"
 
 # name -> (area, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "mqtt_ingest": (
+        "Telemetry ingest over MQTT",
+        "QoS 1 publish -> PUBACK after commit vs Mosquitto relaying the same messages",
+    ),
     "http_ingest": (
         "Telemetry ingest over HTTP",
         "POST /api/telemetry end to end vs the driver's own bulk path",
@@ -28,6 +32,15 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ts_pg_ingest": ("Time-series store", "PostgreSQL write() vs binary COPY"),
     "ts_sqlite_ingest": ("Time-series store", "SQLite write() vs executemany"),
     "ts_pg_query": ("Time-series queries", "one series, one hour, 10 million points stored"),
+    "bus_ingest": ("Telemetry bus (NATS JetStream)", "acknowledged ingest vs raw JetStream publish"),
+    "alarm_latency": (
+        "Rules and alarms",
+        "triggering ingest to alarm row visible vs ingest to sample visible",
+    ),
+    "sparkplug_ingest": (
+        "Sparkplug B host",
+        "DDATA metrics end to end vs Mosquitto's raw delivery to a plain subscriber",
+    ),
 }
 
 

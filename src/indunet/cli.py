@@ -10,6 +10,7 @@ import argparse
 import getpass
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from indunet import __version__
 from indunet.core.config import Settings, load_settings
-from indunet.core.errors import IndunetError, InvalidInput, StorageError
+from indunet.core.errors import ConfigurationError, IndunetError, InvalidInput, StorageError
 from indunet.core.i18n import cli_language, localise_error, translate
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -125,6 +126,36 @@ def cmd_device_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_alarms_list(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.alarms import AlarmQuery, list_alarms
+
+    platform = _platform(settings)
+    try:
+        query = AlarmQuery(limit=args.limit, status=args.status, severity=args.severity, device=args.device)
+        items, total = list_alarms(platform, _system_principal(platform, args.tenant), query)
+    finally:
+        platform.close()
+    for alarm in items:
+        print(
+            f"{alarm['id']}\t{alarm['status']}\t{alarm['severity']}\t{alarm['device_name']}\t"
+            f"{alarm['name']}\t{alarm['count']}\t{alarm['start_ts']}\t{alarm['message']}"
+        )
+    print(_t("cli.alarms_listed", shown=len(items), total=total))
+    return 0
+
+
+def cmd_alarms_ack(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.platform.alarms import acknowledge
+
+    platform = _platform(settings)
+    try:
+        alarm = acknowledge(platform, _system_principal(platform, args.tenant), args.id)
+    finally:
+        platform.close()
+    print(_t("cli.alarm_acknowledged", id=alarm["id"], status=alarm["status"]))
+    return 0
+
+
 def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
     from indunet.platform.telemetry import apply_retention
 
@@ -141,21 +172,68 @@ def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from indunet.platform.ingest_service import BusWorkers, close_sink, sink_for
     from indunet.web.app import create_app
 
+    if args.role != "all" and not settings.bus_url:
+        raise ConfigurationError("--role needs a NATS bus (bus_url)", key="error.bus_required")
     _upgrade(settings)
     platform = _platform(settings)
     try:
-        print(_t("cli.serving", url=f"http://{settings.host}:{settings.port}/"), flush=True)
-        uvicorn.run(
-            create_app(platform),
-            host=settings.host,
-            port=settings.port,
-            log_level=args.log_level,
-            access_log=args.log_level == "debug",
+        sink_for(platform)  # connects to the bus now, so that a wrong bus_url fails at start-up
+        if args.role in ("writer", "rules"):
+            return _run_workers(
+                BusWorkers(platform, writer=args.role == "writer", rules=args.role == "rules")
+            )
+        workers = (
+            BusWorkers(platform, writer=True, rules=True) if args.role == "all" and settings.bus_url else None
         )
+        if workers is not None:
+            workers.start()
+        mqtt = _start_mqtt(platform) if settings.mqtt_port and args.role in ("all", "transport") else None
+        external: list[Any] = []
+        try:
+            if args.role in ("all", "transport"):
+                from indunet.transport.sparkplug import start_configured
+
+                external = start_configured(platform)  # Sparkplug host, MQTT JSON subscriptions
+            print(_t("cli.serving", url=f"http://{settings.host}:{settings.port}/"), flush=True)
+            uvicorn.run(
+                create_app(platform),
+                host=settings.host,
+                port=settings.port,
+                log_level=args.log_level,
+                access_log=args.log_level == "debug",
+            )
+        finally:
+            for service in external:
+                service.stop()
+            if mqtt is not None:
+                mqtt.stop()
+            if workers is not None:
+                workers.stop()
     finally:
+        close_sink(platform)
         platform.close()
+    return 0
+
+
+def _start_mqtt(platform: Any) -> Any:
+    """The device MQTT endpoint on its own event loop thread beside the HTTP API."""
+    from indunet.transport.mqtt import MqttThread
+
+    mqtt = MqttThread(platform).start()
+    print(_t("cli.mqtt_serving", url=f"mqtt://{mqtt.server.host}:{mqtt.port}"), flush=True)
+    return mqtt
+
+
+def _run_workers(workers: Any) -> int:
+    """Run bus workers until SIGTERM or SIGINT; the batch in hand is finished and acknowledged first."""
+    workers.start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: workers.request_stop())
+    print(_t("cli.worker_running", role=workers.role, bus=workers.bus_url), flush=True)
+    workers.wait()
     return 0
 
 
@@ -185,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", help=_t("cli.help.host"))
         sub.add_argument("--port", type=int, help=_t("cli.help.port"))
         sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+        if name == "serve":
+            sub.add_argument(
+                "--role",
+                default="all",
+                choices=["all", "transport", "writer", "rules"],
+                help=_t("cli.help.role"),
+            )
+            sub.add_argument("--mqtt-port", type=int, help=_t("cli.help.mqtt_port"))
 
     db = commands.add_parser("db", help=_t("cli.help.db")).add_subparsers(dest="db_command", required=True)
     add("upgrade", cmd_db_upgrade, "cli.help.db_upgrade", db)
@@ -213,6 +299,22 @@ def build_parser() -> argparse.ArgumentParser:
     device_add.add_argument("--type", required=True)
     device_add.add_argument("--tenant", required=True)
 
+    alarms = commands.add_parser("alarms", help=_t("cli.help.alarms")).add_subparsers(
+        dest="sub", required=True
+    )
+    alarms_list = add("list", cmd_alarms_list, "cli.help.alarms_list", alarms)
+    alarms_list.add_argument("--tenant", required=True)
+    alarms_list.add_argument(
+        "--status",
+        choices=["active", "acknowledged", "cleared_unacknowledged", "cleared", "open", "unacknowledged"],
+    )
+    alarms_list.add_argument("--severity", choices=["critical", "major", "minor", "warning", "indeterminate"])
+    alarms_list.add_argument("--device")
+    alarms_list.add_argument("--limit", type=int, default=100, choices=range(1, 1001), metavar="1..1000")
+    alarms_ack = add("ack", cmd_alarms_ack, "cli.help.alarms_ack", alarms)
+    alarms_ack.add_argument("id")
+    alarms_ack.add_argument("--tenant", required=True)
+
     retention = commands.add_parser("retention", help=_t("cli.help.retention"))
     retention.add_subparsers(dest="sub", required=True).add_parser(
         "run", help=_t("cli.help.retention")
@@ -228,7 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(
-            args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
+            args.config,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            mqtt_port=getattr(args, "mqtt_port", None),
         )
         code: int = args.handler(args, settings)
     except StorageError as exc:

@@ -22,7 +22,7 @@ from indunet.core.config import Settings
 from indunet.core.errors import NotFound
 from indunet.core.i18n import cli_language, translate
 from indunet.core.timeutil import now_us
-from indunet.platform import accounts, devices, tenants
+from indunet.platform import accounts, devices, rules, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
 from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
@@ -61,6 +61,25 @@ MACHINES: tuple[tuple[str, str, dict[str, str], dict[str, Any]], ...] = (
 )
 
 
+# Heavy cuts push the simulated spindle past 40 % load for a while: the demo shows alarms come and go.
+DEFAULT_RULES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "Spindle load high",
+        "description": "Spindle load above 40 % for 5 s; clears below 35 %.",
+        "type": "cnc_machine_tool",
+        "severity": "major",
+        "condition": {"kind": "threshold", "point": "spindle_load", "high": 40, "hysteresis": 5, "for_s": 5},
+    },
+)
+
+
+def _default_rules(platform: Platform, principal: Principal) -> None:
+    existing = {r["name"] for r in rules.list_rules(platform, principal, 1000, 0)[0]}
+    for document in DEFAULT_RULES:
+        if document["name"] not in existing:
+            rules.create_rule(platform, principal, rules.parse_spec(document))
+
+
 def _login(platform: Platform, principal: Principal) -> tuple[str, str]:
     path = platform.settings.data_dir / "demo-login.json"
     if path.exists():
@@ -91,6 +110,7 @@ def prepare(platform: Platform) -> tuple[str, str, list[SimulatedDevice]]:
             token = devices.create_device(platform, principal, name, type_name, labels, location)["token"]
         model = CncMachine(seed) if type_name == "cnc_machine_tool" else FlowMeter(seed)
         simulated.append(SimulatedDevice(name, type_name, token, model))
+    _default_rules(platform, principal)
     return email, password, simulated
 
 

@@ -3,7 +3,8 @@
 Sources, later ones winning: built-in defaults (embedded: SQLite under ``./var``, in-process bus),
 a TOML file (``indunet.toml`` in the working directory, or the path in ``INDUNET_CONFIG``), then
 ``INDUNET_*`` environment variables (``INDUNET_DATABASE_URL``, ``INDUNET_DATA_DIR`` ...). Server mode is
-switched on by URLs: a ``postgresql://`` database URL puts metadata and time series into PostgreSQL.
+switched on by URLs: a ``postgresql://`` database URL puts metadata and time series into PostgreSQL,
+a ``nats://`` bus URL sends telemetry through NATS JetStream to writer processes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,25 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from indunet.core.errors import ConfigurationError
 
 _ENV_PREFIX = "INDUNET_"
+
+
+class MqttSubscription(BaseModel):
+    """A topic filter on an external broker whose JSON messages become telemetry of one tenant."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    broker_url: str
+    """``mqtt://host:1883``, as for Sparkplug."""
+    topic: str = Field(min_length=1, max_length=1024)
+    tenant: str
+    device: str = Field(min_length=1, max_length=256)
+    """Device name template: ``{n}`` is the topic's n-th segment (0-based), e.g. ``line1-{2}``."""
+    device_type: str = ""
+    """Type for devices created on their first message; empty: only existing devices are fed."""
+    points: dict[str, str] = Field(default_factory=dict)
+    """JSON field (``a.b`` for nested) → point; empty: top-level fields named like the points."""
+    timestamp_field: str = ""
+    """JSON field holding the sample time (epoch s/ms/µs or RFC 3339); empty: arrival time."""
 
 
 class Settings(BaseModel):
@@ -51,6 +71,37 @@ class Settings(BaseModel):
 
     language: str = "en"
 
+    mqtt_port: int = Field(default=1883, ge=0, le=65535)
+    """Device-facing MQTT 5 endpoint (ThingsBoard device API); 0 keeps it closed."""
+    mqtt_host: str = ""
+    """Empty means the same address as ``host``."""
+    mqtt_max_packet_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
+    mqtt_receive_maximum: int = Field(default=100, ge=1, le=65535)
+    """QoS 1 messages a client may have unacknowledged at once (MQTT 5 Receive Maximum)."""
+    mqtt_device_rate: float = Field(default=100.0, gt=0)
+    mqtt_device_burst: float = Field(default=200.0, ge=1)
+    mqtt_tenant_rate: float = Field(default=20_000.0, gt=0)
+    mqtt_tenant_burst: float = Field(default=40_000.0, ge=1)
+    """Messages per second (and bucket size) per device and per tenant; beyond: quota exceeded (0x97)."""
+
+    bus_url: str = ""
+    """Empty: telemetry is committed in the ingesting process. ``nats://host:4222``: through JetStream."""
+    bus_prefix: str = Field(default="indunet", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    """Names this installation's JetStream stream and subjects; lets several share one NATS server."""
+    bus_ack_wait_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    """How long a writer may hold a message before JetStream hands it to another writer."""
+
+    sparkplug_broker_url: str = ""
+    """``mqtt://host:1883`` where Sparkplug B edge nodes publish; empty keeps the host application off."""
+    sparkplug_tenant: str = ""
+    """Name of the tenant the Sparkplug edge nodes and their devices belong to."""
+    sparkplug_host_id: str = Field(default="indunet", pattern=r"^[^/+#]{1,64}$")
+    """Sparkplug host application id: names the STATE topic ``spBv1.0/STATE/<id>``."""
+    sparkplug_group_filter: str = Field(default="+", pattern=r"^[^/+#]{1,256}$|^\+$")
+    """One Sparkplug group id to host, or ``+`` for every group on the broker."""
+    mqtt_subscriptions: tuple[MqttSubscription, ...] = ()
+    """Generic MQTT JSON subscriptions on external brokers (TOML ``[[mqtt_subscriptions]]`` tables)."""
+
     @field_validator("jwt_secret")
     @classmethod
     def _strong_secret(cls, value: str) -> str:
@@ -64,6 +115,13 @@ class Settings(BaseModel):
         if value and not value.startswith(("postgresql://", "postgres://", "sqlite://")):
             raise ValueError("database_url must start with postgresql:// or sqlite://")
         return value.replace("postgres://", "postgresql://", 1) if value.startswith("postgres://") else value
+
+    @field_validator("bus_url")
+    @classmethod
+    def _known_bus(cls, value: str) -> str:
+        if value and not value.startswith(("nats://", "tls://")):
+            raise ValueError("bus_url must be empty (in-process) or start with nats:// or tls://")
+        return value
 
     @property
     def is_postgres(self) -> bool:

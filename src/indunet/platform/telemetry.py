@@ -3,31 +3,33 @@
 Ingest is the platform's hottest path. Per point it costs a dict lookup for the series id and one
 precompiled checker call; devices, types and series ids come from the runtime caches. A bad point is
 rejected with its reason and the rest of the batch is stored; the response is sent only after the
-time-series store has committed the accepted rows.
+accepted rows are durable: committed by the time-series store, or, in server mode, acknowledged by
+the NATS JetStream stream that writer processes commit from (``platform.ingest_service``).
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
+from indunet.bus import TelemetryBatch
 from indunet.core.errors import IndunetError, InvalidInput, NotFound, PayloadTooLarge
 from indunet.core.timeutil import MAX_TS_US, now_us, parse_timestamp, to_rfc3339
 from indunet.platform.devices import get_device, resolve
 from indunet.platform.devicetypes import validator_for
+from indunet.platform.ingest_service import sink_for
 from indunet.platform.models import DataType, PointRejected, decode
-from indunet.platform.runtime import DeviceRef, Platform, StoredSample
+from indunet.platform.runtime import DeviceRef, Platform
 from indunet.platform.series import series_ids, tenant_series
 from indunet.platform.telemetry_formats import Record
 from indunet.security import Permission, Principal
 from indunet.store.metadata import tenants
 from indunet.store.timeseries import MAX_SERIES_PER_CALL, ExportFormat
-
-log = logging.getLogger(__name__)
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
 
@@ -62,18 +64,27 @@ def _device_for(platform: Platform, principal: Principal, record: Record) -> Dev
     return resolve(platform, principal.tenant_id, key)
 
 
-def ingest(
-    platform: Platform, principal: Principal, records: Sequence[Record], result: IngestResult | None = None
-) -> IngestResult:
+def prepare(
+    platform: Platform,
+    principal: Principal,
+    records: Sequence[Record],
+    result: IngestResult | None = None,
+    msg_id: str | None = None,
+) -> tuple[IngestResult, TelemetryBatch]:
+    """Check every point of ``records``; the rejections go into the result, the rest into the batch.
+
+    Nothing is stored yet: hand the batch to ``ingest_service.sink_for(platform)``. ``msg_id`` keys
+    the batch on the bus (a random one by default); a transport that can retry the very same batch
+    (same points) may pass a stable one so that the retry is stored once.
+    """
     principal.require(Permission.WRITE_TELEMETRY)
     result = result or IngestResult()
     limit = platform.settings.max_batch_points
-    rows: list[tuple[int, int, float | None, str | None]] = []
-    append = rows.append
     arrived = now_us()
-    seen: set[str] = set()
-    listeners = platform.telemetry_listeners
-    stored: list[StoredSample] = []
+    batch = TelemetryBatch(msg_id or uuid.uuid4().hex, principal.tenant_id, arrived)
+    rows = batch.rows
+    append = rows.append
+    device_index: dict[str, int] = {}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             result.reject(index, None, None, "bad_record", "record must be an object")
@@ -104,29 +115,39 @@ def ingest(
         if not checked:
             continue
         ids = series_ids(platform, device, (c[0] for c in checked), create=True)
+        slot = device_index.get(device.id)
+        if slot is None:
+            slot = device_index[device.id] = len(batch.devices)
+            batch.devices.append((device.id, device.type_name))
         for point, num, text in checked:
-            append((ids[point], ts, num, text))
-        if listeners:
-            stored.extend(
-                StoredSample(device.tenant_id, device.id, device.type_name, point, ts, num, text)
-                for point, num, text in checked
-            )
+            append((slot, point, ids[point], ts, num, text))
         if len(rows) > limit:
             raise PayloadTooLarge(f"at most {limit} points per request", key="error.too_many_points")
-        seen.add(device.id)
-    if rows:
-        platform.timeseries.write(rows)
-    for device_id in seen:
-        platform.mark_seen(device_id, arrived)
-    for listener in listeners:
-        try:
-            listener(stored)
-        except Exception:
-            # The points are committed and the client will be told so; a failing listener is logged,
-            # never allowed to turn a durable write into an error response.
-            log.exception("telemetry listener %r failed", listener)
-    result.accepted = len(rows)
-    return result
+    return result, batch
+
+
+def ingest(
+    platform: Platform, principal: Principal, records: Sequence[Record], result: IngestResult | None = None
+) -> IngestResult:
+    """Check and store ``records``; returns once the accepted points are durable (see ``indunet.bus``)."""
+    checked, batch = prepare(platform, principal, records, result)
+    sink_for(platform).submit(batch)
+    checked.accepted = len(batch.rows)
+    return checked
+
+
+async def ingest_async(
+    platform: Platform,
+    principal: Principal,
+    records: Sequence[Record],
+    result: IngestResult | None = None,
+    msg_id: str | None = None,
+) -> IngestResult:
+    """``ingest`` for asyncio transports: checks in a worker thread, then awaits durability."""
+    checked, batch = await asyncio.to_thread(prepare, platform, principal, records, result, msg_id)
+    await sink_for(platform).submit_async(batch)
+    checked.accepted = len(batch.rows)
+    return checked
 
 
 @dataclass(frozen=True, slots=True)

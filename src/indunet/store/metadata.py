@@ -174,3 +174,5 @@ __all__ = [
     "twin_revisions",
     "users",
 ]
+from indunet.store import device_attributes as _device_attributes  # noqa: E402, F401 - registers its tables
+from indunet.store import rules_alarms as _rules_alarms  # noqa: E402, F401 - registers its tables on metadata

@@ -16,13 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from indunet import __version__
+from indunet.platform.rules import RuleEngine
 from indunet.platform.runtime import Platform
 from indunet.platform.telemetry import apply_retention
 from indunet.web import problems
 from indunet.web.deps import refuse_nul
 from indunet.web.limits import RequestGuard
 from indunet.web.responses import FastJSONResponse
-from indunet.web.routes import admin, auth, device_http, devices, models, telemetry
+from indunet.web.routes import admin, alarms, auth, device_http, devices, models, rpc, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,13 @@ def create_app(platform: Platform) -> FastAPI:
             asyncio.create_task(_every(PRESENCE_FLUSH_S, platform.flush_presence, "presence flush")),
             asyncio.create_task(_every(RETENTION_EVERY_S, lambda: apply_retention(platform), "retention")),
         ]
+        rule_engine = RuleEngine(platform)
+        rule_engine.start()
+        _app.state.rule_engine = rule_engine
         try:
             yield
         finally:
+            await run_in_threadpool(rule_engine.stop)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -68,7 +73,16 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     problems.install(app)
-    for router in (auth.router, devices.router, models.router, telemetry.router, admin.router, device_http.router):
+    for router in (
+        auth.router,
+        devices.router,
+        models.router,
+        telemetry.router,
+        admin.router,
+        device_http.router,
+        rpc.router,
+        alarms.router,
+    ):
         app.include_router(router)
 
     @app.get("/api/health", tags=["health"], summary="Liveness: the process answers and its database too")

@@ -65,6 +65,21 @@ class TimeseriesStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def write_once(self, batches: Sequence[tuple[str, Sequence[Row]]], applied_us: int) -> list[str]:
+        """Store each batch whose key was never stored before, all in one transaction; return those keys.
+
+        A batch is (key, rows), the key a bus message id. The key is recorded in the ``ts_applied``
+        table in the same transaction as its rows, so a message delivered twice (the bus delivers at
+        least once; a writer may die between commit and acknowledgement) is stored once, whichever
+        process wrote it first. Keys repeated within the call count once. Row errors are as for
+        ``write`` and store nothing.
+        """
+
+    @abc.abstractmethod
+    def forget_applied_before(self, cutoff_us: int) -> int:
+        """Delete the keys ``write_once`` recorded before ``cutoff_us``; return how many."""
+
+    @abc.abstractmethod
     def raw(
         self, series_id: int, start_us: int, end_us: int, limit: int = 10_000, descending: bool = False
     ) -> list[Point]:

@@ -6,6 +6,7 @@ Schema, in the configured schema (default ``public``)::
         PARTITION BY RANGE (ts)
     ts_point_dYYYYMMDD     one partition per UTC day [day, day + 1 d), created before a COPY needs it
     ts_point_series_ts     (series_id, ts) INCLUDE (num, text), inherited by every partition
+    ts_applied(msg_id text PRIMARY KEY, applied_at bigint)   bus messages stored, for write_once
 
 ``ts`` is bigint microseconds, not timestamptz: it is what the rest of indunet carries
 (``core.timeutil``), so binary COPY sends the caller's ints untouched instead of building a datetime
@@ -20,6 +21,7 @@ The index is not unique, and a point sent twice is stored twice: COPY cannot ups
 index would make a whole retried batch fail. Reads stay correct for the usual duplicate (a batch
 retried after a lost acknowledgement carries the same values): ``raw`` returns both copies,
 ``count`` counts both, ``latest``/``first``/``last`` pick one of the points at the highest/lowest ts.
+Writers fed by the bus use ``write_once`` instead, which stores a redelivered message only once.
 
 Connections run in autocommit mode, so a query costs one round trip; ``write`` and ``delete_before``
 open explicit transactions.
@@ -126,17 +128,58 @@ class PostgresTimeseries(TimeseriesStore):
         return len(rows)
 
     def _copy(self, rows: Sequence[Row]) -> None:
-        with (
-            self._connection() as conn,
-            _bad_rows(),
-            conn.transaction(),
-            conn.cursor() as cursor,
-            cursor.copy(self._sql.copy) as copy,
-        ):
+        with self._connection() as conn, _bad_rows(), conn.transaction():
+            self._copy_into(conn, rows)
+
+    def _copy_into(self, conn: psycopg.Connection[TupleRow], rows: Sequence[Row]) -> None:
+        with conn.cursor() as cursor, cursor.copy(self._sql.copy) as copy:
             copy.set_types(_COPY_TYPES)
             write_row = copy.write_row  # bound once: this loop is the ingest hot path
             for row in rows:
                 write_row(row)
+
+    def write_once(self, batches: Sequence[tuple[str, Sequence[Row]]], applied_us: int) -> list[str]:
+        if not batches:
+            return []
+        days: set[int] = set()
+        for _key, rows in batches:
+            days |= days_touched(rows)
+        self._ensure_partitions(days)
+        try:
+            return self._claim_and_copy(batches, applied_us)
+        except StorageError as exc:
+            if not _is_missing_partition(exc.__cause__):
+                raise
+            with self._partitions_lock:
+                self._known_days -= days
+            self._ensure_partitions(days)
+            return self._claim_and_copy(batches, applied_us)
+
+    def _claim_and_copy(self, batches: Sequence[tuple[str, Sequence[Row]]], applied_us: int) -> list[str]:
+        with self._connection() as conn, _bad_rows(), conn.transaction():
+            # A key another writer is inserting right now blocks here until that transaction ends,
+            # then conflicts: so of two writers handed the same message, exactly one stores it.
+            claimed = {
+                key
+                for (key,) in conn.execute(
+                    self._sql.claim, ([key for key, _rows in batches], applied_us)
+                ).fetchall()
+            }
+            stored: list[str] = []
+            rows: list[Row] = []
+            for key, batch_rows in batches:
+                if key in claimed:
+                    claimed.discard(key)  # a key repeated in this call is stored once
+                    stored.append(key)
+                    rows.extend(batch_rows)
+            if rows:
+                self._copy_into(conn, rows)
+        return stored
+
+    def forget_applied_before(self, cutoff_us: int) -> int:
+        with self._connection() as conn, conn.transaction():
+            cursor = conn.execute(self._sql.forget_applied, (cutoff_us,))
+        return cursor.rowcount
 
     def _ensure_partitions(self, days: set[int]) -> None:
         with self._partitions_lock:
@@ -260,7 +303,17 @@ class _Statements:
                 ") PARTITION BY RANGE (ts)"
             ),
             q("CREATE INDEX IF NOT EXISTS ts_point_series_ts ON {t} (series_id, ts) INCLUDE (num, text)"),
+            # Keys of bus messages already stored (see TimeseriesStore.write_once).
+            q(
+                "CREATE TABLE IF NOT EXISTS {s}.ts_applied (msg_id text PRIMARY KEY, applied_at bigint NOT NULL)"
+            ),
+            q("CREATE INDEX IF NOT EXISTS ts_applied_at ON {s}.ts_applied (applied_at)"),
         ]
+        self.claim = q(
+            "INSERT INTO {s}.ts_applied (msg_id, applied_at) SELECT unnest(%s::text[]), %s"
+            " ON CONFLICT DO NOTHING RETURNING msg_id"
+        )
+        self.forget_applied = q("DELETE FROM {s}.ts_applied WHERE applied_at < %s")
         self.partitions = (
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
             " WHERE i.inhparent = %s::regclass AND starts_with(c.relname, %s)"

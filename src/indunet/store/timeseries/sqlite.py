@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS ts_point (
     CONSTRAINT ts_point_one_value CHECK ((num IS NULL) <> (text IS NULL))
 ) WITHOUT ROWID, STRICT
 """
+# Keys of bus messages already stored (see TimeseriesStore.write_once).
+_APPLIED_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS ts_applied (msg_id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    " WITHOUT ROWID, STRICT",
+    "CREATE INDEX IF NOT EXISTS ts_applied_at ON ts_applied (applied_at)",
+)
+_CLAIM = "INSERT OR IGNORE INTO ts_applied (msg_id, applied_at) VALUES (?, ?)"
 _INSERT = "INSERT OR REPLACE INTO ts_point (series_id, ts, num, text) VALUES (?, ?, ?, ?)"
 _RAW = "SELECT ts, num, text FROM ts_point WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts {} LIMIT ?"
 _RAW_ASC, _RAW_DESC = _RAW.format("ASC"), _RAW.format("DESC")
@@ -132,6 +139,8 @@ class SqliteTimeseries(TimeseriesStore):
         with self._write_lock, _translate():
             self._check_open()
             self._writer.execute(_SCHEMA)
+            for statement in _APPLIED_SCHEMA:
+                self._writer.execute(statement)
 
     def write(self, rows: Sequence[Row]) -> int:
         if not rows:
@@ -151,6 +160,29 @@ class SqliteTimeseries(TimeseriesStore):
                     conn.execute("ROLLBACK")
                 raise
         return len(rows)
+
+    def write_once(self, batches: Sequence[tuple[str, Sequence[Row]]], applied_us: int) -> list[str]:
+        for _key, rows in batches:
+            days_touched(rows)
+        stored: list[str] = []
+        with self._write_lock, _translate(bad_rows=True):
+            self._check_open()
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for key, rows in batches:
+                    if conn.execute(_CLAIM, (key, applied_us)).rowcount == 1:
+                        conn.executemany(_INSERT, rows)
+                        stored.append(key)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return stored
+
+    def forget_applied_before(self, cutoff_us: int) -> int:
+        return self._modify("DELETE FROM ts_applied WHERE applied_at < ?", [(cutoff_us,)])
 
     def raw(
         self, series_id: int, start_us: int, end_us: int, limit: int = 10_000, descending: bool = False

@@ -107,6 +107,7 @@ function registerRoutes() {
   route('/devices', () => import('./pages/devices.js'));
   route('/devices/:id', () => import('./pages/device.js'));
   route('/audit', () => import('./pages/audit.js'));
+  route('/alarms', () => import('./pages/alarms.js'));
   route('/404', () => import('./pages/notfound.js'), { public: true });
 }
 

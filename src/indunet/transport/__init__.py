@@ -1,0 +1,1 @@
+"""Device-facing transports: adapters that move device messages into the platform services and back."""

@@ -1,0 +1,470 @@
+"""One device connection: CONNECT and authentication, then the ThingsBoard device API until it ends.
+
+Inbound bytes are split by the sans-I/O ``Framer``; every packet already received is handled as one
+batch, so consecutive telemetry messages become one ``telemetry.ingest`` call (one commit) and their
+PUBACKs go out together, in order, only after that commit. The platform's blocking services run in
+worker threads. Errors in a QoS 1 message are answered with its PUBACK reason code; QoS 0 has no
+acknowledgement, so an error there ends the connection with a DISCONNECT that carries the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import mqtt5
+from mqtt5 import DisconnectReasonCode as Disconnect
+from mqtt5 import PubAckReasonCode as PubAck
+from mqtt5 import SubAckReasonCode as SubAck
+
+from indunet.core.errors import AuthenticationFailed, IndunetError, PermissionDenied, StorageError
+from indunet.core.timeutil import now_us
+from indunet.platform import device_api, telemetry
+from indunet.platform.accounts import principal_from_secret
+from indunet.security import Principal
+from indunet.transport.mqtt import tbapi, topics
+from indunet.transport.mqtt.codec import NEED_DATA, Framer, ProtocolViolation, UnsupportedProtocol
+from indunet.transport.mqtt.sessions import Session
+
+if TYPE_CHECKING:
+    from indunet.transport.mqtt.server import MqttServer
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10.0
+MAX_KEEP_ALIVE_S = 600
+_READ_BYTES = 65536
+# CONNACK for MQTT 3.1/3.1.1 clients: "unacceptable protocol version" in their own format.
+_CONNACK_311_BAD_VERSION = b"\x20\x02\x00\x01"
+
+
+class Refused(Exception):
+    """End the connection with this DISCONNECT reason (a QoS 0 message that could not be handled)."""
+
+    def __init__(self, reason: Disconnect, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Telemetry:
+    """Telemetry messages waiting for one shared ingest: their records and whom to acknowledge."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[tuple[mqtt5.PublishPacket, int, int]] = field(default_factory=list)
+
+    def add(self, packet: mqtt5.PublishPacket, records: list[dict[str, Any]]) -> None:
+        start = len(self.records)
+        self.records.extend(records)
+        self.messages.append((packet, start, len(self.records)))
+
+
+class MqttConnection:
+    def __init__(
+        self, server: MqttServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.settings = server.platform.settings
+        self.reader = reader
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        self.framer = Framer(self.settings.mqtt_max_packet_bytes)
+        self.principal: Principal | None = None
+        self.device_id = ""
+        self.client_id = ""
+        self.session = Session()
+        self.session_expiry = 0
+        self.will: mqtt5.Will | None = None
+        self.client_max_packet: int | None = None
+        self.keep_alive = 0
+        self.closing = False
+        self.last_arrival = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            if await self._handshake():
+                await self._serve()
+        except Refused as exc:
+            self._disconnect(exc.reason, str(exc))
+        except ProtocolViolation as exc:
+            if self.principal is not None:
+                self._disconnect(exc.reason, str(exc))
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        except Exception:
+            # A bug must cost this one connection, never the server: log it and tell the client.
+            log.exception("mqtt %s: connection failed", self.client_id or "?")
+            self._disconnect(Disconnect.UNSPECIFIED_ERROR, "internal error")
+        finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        if self.principal is not None:
+            self.server.connection_ended(self)
+            if self.will is not None:
+                await self._publish_will(self.will)
+            self.server.sessions.keep(self.device_id, self.client_id, self.session, self.session_expiry)
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+    def take_over(self) -> None:
+        """Another connection with this client id arrived; it wins (MQTT 5 session takeover)."""
+        self.will = None
+        self._disconnect(Disconnect.SESSION_TAKEN_OVER, "session taken over")
+
+    def shut_down(self) -> None:
+        self._disconnect(Disconnect.SERVER_SHUTTING_DOWN, "server shutting down")
+
+    def _disconnect(self, reason: Disconnect, message: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if reason != Disconnect.NORMAL_DISCONNECTION:
+            log.info("mqtt %s: disconnecting (%s): %s", self.client_id or "?", reason.name, message)
+        self._write(mqtt5.DisconnectPacket(reason_code=reason, reason_str=message[:200]).write())
+        self.writer.close()
+
+    def _write(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    # -- CONNECT ---------------------------------------------------------------------------------------
+    async def _read_connect(self) -> mqtt5.ConnectPacket | None:
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                packet = self.framer.next_packet()
+            except UnsupportedProtocol:
+                self._write(_CONNACK_311_BAD_VERSION)
+                return None
+            except ProtocolViolation as exc:
+                self._write(
+                    mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode(exc.reason.value)).write()
+                )
+                return None
+            if packet is not NEED_DATA:
+                assert isinstance(packet, mqtt5.ConnectPacket)  # the framer admits nothing else first
+                return packet
+            data = await asyncio.wait_for(self.reader.read(_READ_BYTES), deadline - time.monotonic())
+            if not data:
+                return None
+            self.framer.receive_data(data)
+
+    def _refuse_connect(self, reason: mqtt5.ConnAckReasonCode, message: str) -> bool:
+        self._write(mqtt5.ConnAckPacket(reason_code=reason, reason_str=message).write())
+        return False
+
+    async def _handshake(self) -> bool:
+        connect = await self._read_connect()
+        if connect is None:
+            return False
+        codes = mqtt5.ConnAckReasonCode
+        if not connect.username:
+            return self._refuse_connect(
+                codes.BAD_USER_NAME_OR_PASSWORD, "the device access token is the user name"
+            )
+        try:
+            principal = await asyncio.to_thread(principal_from_secret, self.server.platform, connect.username)
+        except AuthenticationFailed:
+            return self._refuse_connect(codes.BAD_USER_NAME_OR_PASSWORD, "unknown device access token")
+        except StorageError:
+            return self._refuse_connect(codes.SERVER_UNAVAILABLE, "storage unavailable")
+        if principal.device_id is None:
+            return self._refuse_connect(codes.NOT_AUTHORIZED, "only device access tokens connect here")
+        self.principal = principal
+        self.device_id = principal.device_id
+        assigned = None if connect.client_id else f"indunet-{uuid.uuid4().hex}"
+        self.client_id = connect.client_id or (assigned or "")
+        self.will = connect.will
+        self.session_expiry = connect.session_expiry_interval
+        self.client_max_packet = connect.max_packet_size
+        keep_alive = connect.keep_alive if 0 < connect.keep_alive <= MAX_KEEP_ALIVE_S else MAX_KEEP_ALIVE_S
+        self.keep_alive = keep_alive
+        resumed = self.server.sessions.resume(self.device_id, self.client_id, connect.clean_start)
+        if resumed is not None:
+            self.session = resumed
+        self.server.connection_started(self)
+        self._write(
+            mqtt5.ConnAckPacket(
+                session_present=resumed is not None,
+                assigned_client_id=assigned,
+                server_keep_alive=keep_alive if keep_alive != connect.keep_alive else None,
+                receive_max=self.settings.mqtt_receive_maximum,
+                max_qos=mqtt5.QoS.AT_LEAST_ONCE,
+                retain_available=False,
+                max_packet_size=self.settings.mqtt_max_packet_bytes,
+                topic_alias_max=0,
+                wildcard_subscription_available=True,
+                subscription_id_available=False,
+                shared_subscription_available=False,
+            ).write()
+        )
+        await self.writer.drain()
+        return True
+
+    # -- packets ---------------------------------------------------------------------------------------
+    async def _serve(self) -> None:
+        timeout = self.keep_alive * 1.5
+        while not self.closing:
+            packets: list[mqtt5.Packet] = []
+            violation: ProtocolViolation | None = None
+            try:
+                while (packet := self.framer.next_packet()) is not NEED_DATA:
+                    packets.append(packet)
+            except ProtocolViolation as exc:
+                violation = exc
+            if packets:
+                await self._handle(packets)
+                await self.writer.drain()
+            if violation is not None:
+                raise violation
+            if self.closing:
+                return
+            try:
+                data = await asyncio.wait_for(self.reader.read(_READ_BYTES), timeout)
+            except TimeoutError:
+                self._disconnect(Disconnect.KEEP_ALIVE_TIMEOUT, "nothing received within 1.5 x keep alive")
+                return
+            if not data:
+                return
+            self.framer.receive_data(data)
+
+    async def _handle(self, packets: list[mqtt5.Packet]) -> None:
+        inflight = sum(1 for p in packets if isinstance(p, mqtt5.PublishPacket) and p.qos)
+        if inflight > self.settings.mqtt_receive_maximum:
+            raise Refused(Disconnect.RECEIVE_MAX_EXCEEDED, "more unacknowledged QoS 1 messages than allowed")
+        batch = _Telemetry()
+        for packet in packets:
+            if isinstance(packet, mqtt5.PublishPacket) and packet.topic == topics.TELEMETRY:
+                records = self._telemetry_records(packet)
+                if records is not None:
+                    batch.add(packet, records)
+                continue
+            if batch.messages:
+                await self._ingest(batch)
+                batch = _Telemetry()
+            await self._handle_one(packet)
+        if batch.messages:
+            await self._ingest(batch)
+
+    async def _handle_one(self, packet: mqtt5.Packet) -> None:
+        if isinstance(packet, mqtt5.PublishPacket):
+            await self._publish(packet)
+        elif isinstance(packet, mqtt5.SubscribePacket):
+            self._subscribe(packet)
+        elif isinstance(packet, mqtt5.UnsubscribePacket):
+            self._unsubscribe(packet)
+        elif isinstance(packet, mqtt5.PingReqPacket):
+            self._write(mqtt5.PingRespPacket().write())
+        elif isinstance(packet, mqtt5.DisconnectPacket):
+            if packet.reason_code != Disconnect.DISCONNECT_WITH_WILL_MESSAGE:
+                self.will = None
+            if packet.session_expiry_interval is not None:
+                self.session_expiry = packet.session_expiry_interval
+            self.closing = True
+        elif isinstance(packet, mqtt5.PubAckPacket):
+            pass  # the server sends QoS 0 only; a stray PUBACK acknowledges nothing and harms nothing
+        else:
+            raise Refused(Disconnect.PROTOCOL_ERROR, f"{type(packet).__name__} is not expected from a client")
+
+    # -- PUBLISH ---------------------------------------------------------------------------------------
+    def _check_publish(self, packet: mqtt5.PublishPacket) -> PubAck | None:
+        """Reason to refuse the message before it is handled, or None to go ahead."""
+        if packet.qos == mqtt5.QoS.EXACTLY_ONCE:
+            raise Refused(Disconnect.QOS_NOT_SUPPORTED, "QoS 2 is not supported")
+        if packet.retain:
+            raise Refused(Disconnect.RETAIN_NOT_SUPPORTED, "retained messages are not supported")
+        if packet.topic_alias is not None:
+            raise Refused(Disconnect.TOPIC_ALIAS_INVALID, "topic aliases are not supported")
+        assert self.principal is not None
+        if not self.server.limiter.allow(self.principal.tenant_id, self.device_id):
+            return PubAck.QUOTA_EXCEEDED
+        return None
+
+    def _ack(self, packet: mqtt5.PublishPacket, reason: PubAck = PubAck.SUCCESS, message: str = "") -> None:
+        if packet.qos == mqtt5.QoS.AT_LEAST_ONCE:
+            assert packet.packet_id is not None
+            self._write(
+                mqtt5.PubAckPacket(
+                    packet.packet_id, reason_code=reason, reason_str=message[:200] or None
+                ).write()
+            )
+        elif reason.value >= 0x80:
+            raise Refused(Disconnect(reason.value), message or reason.name)
+
+    def _telemetry_records(self, packet: mqtt5.PublishPacket) -> list[dict[str, Any]] | None:
+        refused = self._check_publish(packet)
+        if refused is not None:
+            self._ack(packet, refused, "message rate above the device's or tenant's quota")
+            return None
+        try:
+            records = tbapi.telemetry_records(packet.payload)
+        except tbapi.BadPayload as exc:
+            self._ack(packet, PubAck.PAYLOAD_FORMAT_INVALID, str(exc))
+            return None
+        for record in records:
+            if "ts" not in record:
+                # Messages batched into one ingest would share its arrival time and overwrite each
+                # other; each untimed message gets its own receipt time instead.
+                self.last_arrival = max(now_us(), self.last_arrival + 1)
+                record["ts"] = self.last_arrival
+        return records
+
+    async def _ingest(self, batch: _Telemetry) -> None:
+        assert self.principal is not None
+        try:
+            result = await asyncio.to_thread(
+                telemetry.ingest, self.server.platform, self.principal, batch.records
+            )
+        except IndunetError as exc:
+            for packet, _, _ in batch.messages:
+                self._ack(packet, PubAck.UNSPECIFIED_ERROR, exc.message)
+            return
+        rejected: dict[int, list[dict[str, Any]]] = {}
+        for entry in result.rejected:
+            rejected.setdefault(entry["record"], []).append(entry)
+        for packet, start, end in batch.messages:
+            problems = [entry for index in range(start, end) for entry in rejected.get(index, [])]
+            if not problems:
+                self._ack(packet)
+                continue
+            summary = "; ".join(f"{p.get('point', '')}: {p['message']}" for p in problems[:5])
+            stored = sum(len(batch.records[index]["values"]) for index in range(start, end)) - len(problems)
+            # Some points stored: the message succeeded and the reason string names what was refused.
+            self._ack(packet, PubAck.SUCCESS if stored > 0 else PubAck.PAYLOAD_FORMAT_INVALID, summary)
+
+    async def _publish(self, packet: mqtt5.PublishPacket) -> None:
+        refused = self._check_publish(packet)
+        if refused is not None:
+            self._ack(packet, refused, "message rate above the device's or tenant's quota")
+            return
+        topic = packet.topic
+        try:
+            if topic == topics.ATTRIBUTES:
+                await self._client_attributes(packet.payload)
+            elif (number := topics.request_id(topic, topics.ATTRIBUTES_REQUEST)) is not None:
+                await self._attribute_request(number, packet.payload)
+            elif (number := topics.request_id(topic, topics.RPC_RESPONSE)) is not None:
+                self._rpc_response(number, packet.payload)
+            elif (number := topics.request_id(topic, topics.RPC_REQUEST)) is not None:
+                self._client_rpc(number, packet.payload)
+            else:
+                self._ack(packet, PubAck.NOT_AUTHORIZED, f"a device may not publish to {topic!r}")
+                return
+        except tbapi.BadPayload as exc:
+            self._ack(packet, PubAck.PAYLOAD_FORMAT_INVALID, str(exc))
+            return
+        except PermissionDenied as exc:
+            self._ack(packet, PubAck.NOT_AUTHORIZED, exc.message)
+            return
+        except IndunetError as exc:
+            self._ack(packet, PubAck.UNSPECIFIED_ERROR, exc.message)
+            return
+        self._ack(packet)
+
+    async def _client_attributes(self, payload: bytes) -> None:
+        assert self.principal is not None
+        values = tbapi.attributes(payload)
+        await asyncio.to_thread(
+            device_api.set_client_attributes, self.server.platform, self.principal, values
+        )
+
+    async def _attribute_request(self, number: int, payload: bytes) -> None:
+        assert self.principal is not None
+        client, shared, everything = tbapi.attribute_request(payload)
+        scopes = (
+            ("client", "shared")
+            if everything
+            else tuple(scope for scope, keys in (("client", client), ("shared", shared)) if keys is not None)
+        )
+        found = await asyncio.to_thread(
+            device_api.get_attributes,
+            self.server.platform,
+            self.principal,
+            self.device_id,
+            client,
+            shared,
+            scopes,
+        )
+        self.deliver(f"{topics.ATTRIBUTES_RESPONSE}{number}", found)
+
+    def _rpc_response(self, number: int, payload: bytes) -> None:
+        try:
+            result = tbapi.parse_json(payload)
+        except tbapi.BadPayload:
+            result = payload.decode("utf-8", "replace")
+        self.server.router.respond(self.device_id, number, result)
+
+    def _client_rpc(self, number: int, payload: bytes) -> None:
+        method, _params = tbapi.rpc_call(payload)
+        if method == "getSessionLimits":
+            answer: Any = self.server.session_limits()
+        elif method == "getCurrentTime":
+            answer = {"currentTime": int(time.time() * 1000)}
+        else:
+            answer = {"error": f"unsupported method {method!r}"}
+        self.deliver(f"{topics.RPC_RESPONSE}{number}", answer)
+
+    async def _publish_will(self, will: mqtt5.Will) -> None:
+        """A will on the device's own telemetry or attributes topic is stored as if the device sent it."""
+        assert self.principal is not None
+        try:
+            if will.topic == topics.TELEMETRY:
+                records = tbapi.telemetry_records(will.payload or b"")
+                await asyncio.to_thread(telemetry.ingest, self.server.platform, self.principal, records)
+            elif will.topic == topics.ATTRIBUTES:
+                await self._client_attributes(will.payload or b"")
+        except (tbapi.BadPayload, IndunetError) as exc:
+            log.info("mqtt %s: will message not stored: %s", self.client_id, exc)
+
+    # -- SUBSCRIBE -------------------------------------------------------------------------------------
+    def _subscribe(self, packet: mqtt5.SubscribePacket) -> None:
+        codes: list[SubAck] = []
+        for topic_filter in packet.topic_filters:
+            pattern = topic_filter.pattern
+            if pattern.startswith("$share/"):
+                codes.append(SubAck.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
+            elif not topics.valid_filter(pattern):
+                codes.append(SubAck.TOPIC_FILTER_INVALID)
+            elif not topics.may_subscribe(pattern):
+                codes.append(SubAck.NOT_AUTHORIZED)
+            else:
+                qos = min(int(topic_filter.max_qos), 1)
+                self.session.subscriptions[pattern] = qos
+                codes.append(SubAck(qos))
+        self._write(mqtt5.SubAckPacket(packet.packet_id, codes).write())
+
+    def _unsubscribe(self, packet: mqtt5.UnsubscribePacket) -> None:
+        codes = [
+            mqtt5.UnsubAckReasonCode.SUCCESS
+            if self.session.subscriptions.pop(pattern, None) is not None
+            else mqtt5.UnsubAckReasonCode.NO_SUBSCRIPTION_EXISTED
+            for pattern in packet.patterns
+        ]
+        self._write(mqtt5.UnsubAckPacket(packet.packet_id, codes).write())
+
+    # -- to the device ---------------------------------------------------------------------------------
+    def deliver(self, topic: str, value: Any) -> None:
+        """Publish to the device at QoS 0 when it subscribed to the topic; call on the event loop."""
+        if self.closing or not any(topics.matches(p, topic) for p in self.session.subscriptions):
+            return
+        data = mqtt5.PublishPacket(topic, tbapi.dumps(value)).write()
+        if self.client_max_packet is not None and len(data) > self.client_max_packet:
+            log.info("mqtt %s: %s not sent, larger than the client accepts", self.client_id, topic)
+            return
+        self._write(data)
+
+    # DeviceChannel, called from any thread
+    def send_rpc(self, request_id: int, method: str, params: Any) -> None:
+        payload = {"method": method, "params": params}
+        self.loop.call_soon_threadsafe(self.deliver, f"{topics.RPC_REQUEST}{request_id}", payload)
+
+    def send_attributes(self, update: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self.deliver, topics.ATTRIBUTES, update)
