@@ -194,9 +194,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         external: list[Any] = []
         try:
             if args.role in ("all", "transport"):
-                from indunet.transport.sparkplug import start_configured
+                from indunet.platform.rpc import router_for
+                from indunet.transport.sparkplug import SparkplugHost, start_configured
 
                 external = start_configured(platform)  # Sparkplug host, MQTT JSON subscriptions
+                for service in external:
+                    if isinstance(service, SparkplugHost):
+                        router_for(platform).add_writer(service)  # REST RPC to its devices goes out as DCMD
             print(_t("cli.serving", url=f"http://{settings.host}:{settings.port}/"), flush=True)
             uvicorn.run(
                 create_app(platform),
@@ -207,6 +211,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             )
         finally:
             for service in external:
+                if isinstance(service, SparkplugHost):
+                    router_for(platform).remove_writer(service)
                 service.stop()
             if mqtt is not None:
                 mqtt.stop()

@@ -22,6 +22,16 @@ from indunet.core.errors import ConfigurationError
 _ENV_PREFIX = "INDUNET_"
 
 
+class ProvisionProfile(BaseModel):
+    """What a ThingsBoard provision key grants: devices of ``type`` in ``tenant`` (by name), given the secret."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    secret: str = Field(min_length=16, max_length=256)
+    tenant: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+
+
 class MqttSubscription(BaseModel):
     """A topic filter on an external broker whose JSON messages become telemetry of one tenant."""
 
@@ -83,6 +93,8 @@ class Settings(BaseModel):
     mqtt_tenant_rate: float = Field(default=20_000.0, gt=0)
     mqtt_tenant_burst: float = Field(default=40_000.0, ge=1)
     """Messages per second (and bucket size) per device and per tenant; beyond: quota exceeded (0x97)."""
+    mqtt_provisioning: dict[str, ProvisionProfile] = Field(default_factory=dict)
+    """Provision key → profile for ThingsBoard device provisioning over MQTT; empty refuses every request."""
 
     bus_url: str = ""
     """Empty: telemetry is committed in the ingesting process. ``nats://host:4222``: through JetStream."""

@@ -116,3 +116,13 @@ def get_attributes(
         if "shared" in scopes:
             out["shared"] = _scope_values(conn, device["id"], "shared", shared_keys)
     return out
+
+
+def requested_scopes(client_keys: list[str] | None, shared_keys: list[str] | None) -> tuple[str, ...]:
+    """The scopes an attribute request asks for: as in ThingsBoard, naming neither asks for both and
+    naming one asks only for it."""
+    if client_keys is None and shared_keys is None:
+        return ("client", "shared")
+    return tuple(
+        scope for scope, keys in (("client", client_keys), ("shared", shared_keys)) if keys is not None
+    )

@@ -90,7 +90,11 @@ def _check_attributes(platform: Platform, tenant_id: str, type_name: str, attrib
 
 def public(platform: Platform, row: Any) -> dict[str, Any]:
     seen = max(row["last_seen"] or 0, platform.last_seen(row["id"]) or 0) or None
-    online = seen is not None and now_us() - seen <= platform.settings.offline_after_s * 1_000_000
+    online = (
+        seen is not None
+        and now_us() - seen <= platform.settings.offline_after_s * 1_000_000
+        and not platform.marked_offline(row["id"])
+    )
     return {
         "id": row["id"],
         "name": row["name"],

@@ -77,6 +77,8 @@ class _Presence:
 
     pending: dict[str, int] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
+    offline: set[str] = field(default_factory=set)
+    """Devices a transport saw go away (death, disconnect) since they last sent anything."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -136,9 +138,19 @@ class Platform:
     def mark_seen(self, device_id: str, ts_us: int) -> None:
         presence = self._presence
         with presence.lock:
+            presence.offline.discard(device_id)
             if ts_us > presence.seen.get(device_id, 0):
                 presence.seen[device_id] = ts_us
                 presence.pending[device_id] = ts_us
+
+    def mark_offline(self, device_id: str) -> None:
+        """The device is offline at once (a transport saw it die), not only after ``offline_after_s``;
+        it is online again with the next data it sends. Kept in this process, like last-seen times."""
+        with self._presence.lock:
+            self._presence.offline.add(device_id)
+
+    def marked_offline(self, device_id: str) -> bool:
+        return device_id in self._presence.offline
 
     def last_seen(self, device_id: str) -> int | None:
         return self._presence.seen.get(device_id)

@@ -62,12 +62,22 @@ def test_first_packet_must_be_connect_and_only_once() -> None:
         framer.next_packet()
 
 
-def test_mqtt_311_connect_is_reported_with_its_level() -> None:
+def test_mqtt_31_connect_is_reported_with_its_level() -> None:
     framer = Framer(1024)
-    framer.receive_data(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04abcd")
+    framer.receive_data(b"\x10\x12\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x04abcd")
     with pytest.raises(UnsupportedProtocol) as caught:
         framer.next_packet()
-    assert caught.value.level == 4
+    assert caught.value.level == 3
+
+
+def test_mqtt_311_connect_selects_the_311_codec() -> None:
+    framer = Framer(1024)
+    framer.receive_data(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04abcd\xc0\x00")
+    connect = framer.next_packet()
+    assert isinstance(connect, mqtt5.ConnectPacket)
+    assert (connect.client_id, connect.keep_alive, connect.clean_start) == ("abcd", 60, True)
+    assert framer.level == 4
+    assert isinstance(framer.next_packet(), mqtt5.PingReqPacket)
 
 
 @given(

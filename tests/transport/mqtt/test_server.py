@@ -44,8 +44,8 @@ def test_missing_token_is_refused(raw: RawClient) -> None:
     assert raw.connect(None).reason_code == mqtt5.ConnAckReasonCode.BAD_USER_NAME_OR_PASSWORD
 
 
-def test_mqtt_311_client_is_told_its_protocol_version_is_unsupported(raw: RawClient) -> None:
-    raw.send(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04abcd")
+def test_mqtt_31_client_is_told_its_protocol_version_is_unsupported(raw: RawClient) -> None:
+    raw.send(b"\x10\x12\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x04abcd")
     assert raw.sock.recv(16) == b"\x20\x02\x00\x01"
 
 

@@ -44,10 +44,10 @@ def test_tb_client_sends_telemetry_and_attributes_and_answers_rpc(
         assert attributes["client"]["firmware"] == "tb-2.0"
         response = client.post(
             f"/api/devices/{tenant_a.device['id']}/rpc",
-            json={"method": "setSpindleOverride", "params": {"value": 110}, "timeout_ms": 10000},
+            json={"method": "spindle_override", "params": {"value": 110}, "timeout_ms": 10000},
             headers=tenant_a.engineer,
         )
         assert response.status_code == 200, response.text
-        assert response.json() == {"result": {"echo": {"value": 110}, "method": "setSpindleOverride"}}
+        assert response.json() == {"result": {"echo": {"value": 110}, "method": "spindle_override"}}
     finally:
         device.disconnect()

@@ -3,8 +3,10 @@
 Theory of operation: bytes go in with ``receive_data``; ``next_packet`` returns one decoded packet or
 ``NEED_DATA``. The fixed header (type byte plus a variable byte integer of at most four bytes) is read
 here first, so a frame above the size limit is refused from its header, before its body is buffered.
-The first packet must be an MQTT 5 CONNECT; a CONNECT of an older protocol level is reported as
-``UnsupportedProtocol`` so the server can answer in that level's own CONNACK format.
+The first packet must be a CONNECT. Level 5 selects the ``mqtt5`` codec; level 4 (MQTT 3.1.1)
+selects ``codec311`` and each 3.1.1 packet is handed on as its ``mqtt5`` equivalent (``v311.to_v5``), so
+the connection logic has one packet model. Any other level is reported as ``UnsupportedProtocol`` so
+the server can answer in that level's own CONNACK format.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import enum
 from typing import Final
 
 import mqtt5
+
+from indunet.transport.mqtt import codec311, v311
 
 
 class NeedData(enum.Enum):
@@ -36,6 +40,14 @@ class MalformedPacket(ProtocolViolation):
 
 class PacketTooLarge(ProtocolViolation):
     reason = mqtt5.DisconnectReasonCode.PACKET_TOO_LARGE
+
+
+class ConnectRefused311(ProtocolViolation):
+    """A 3.1.1 CONNECT the standard answers with a CONNACK ``return_code`` (e.g. a client id rejected)."""
+
+    def __init__(self, return_code: codec311.ReturnCode, message: str) -> None:
+        super().__init__(message)
+        self.return_code = return_code
 
 
 class UnsupportedProtocol(ProtocolViolation):
@@ -91,6 +103,7 @@ class Framer:
         self.max_packet_bytes = max_packet_bytes
         self._buffer = bytearray()
         self._connected = False
+        self.level = 5
 
     @property
     def buffered(self) -> int:
@@ -115,8 +128,16 @@ class Framer:
             if frame[0] != _CONNECT:
                 raise MalformedPacket("the first packet must be CONNECT")
             level = connect_level(frame)
-            if level is not None and level != 5:
+            if level == codec311.PROTOCOL_LEVEL:
+                self.level = level
+            elif level is not None and level != 5:
                 raise UnsupportedProtocol(level)
+        if self.level == codec311.PROTOCOL_LEVEL:
+            packet = _read_311(frame)
+            if isinstance(packet, mqtt5.ConnectPacket) and self._connected:
+                raise ProtocolViolation("a second CONNECT")
+            self._connected = True
+            return packet
         try:
             packet, used = mqtt5.read(memoryview(frame))
         except (ValueError, IndexError) as exc:
@@ -128,3 +149,18 @@ class Framer:
                 raise ProtocolViolation("a second CONNECT")
             self._connected = True
         return packet
+
+
+def _read_311(frame: bytes) -> mqtt5.Packet:
+    try:
+        decoded = codec311.read(frame)
+        assert decoded is not codec311.NEED_DATA  # the frame is complete: its length was checked
+        packet, used = decoded
+        if used != len(frame):
+            raise codec311.Malformed("packet length disagrees with its contents")
+        translated = v311.to_v5(packet)
+    except codec311.ConnectRefused as exc:
+        raise ConnectRefused311(exc.return_code, str(exc)) from None
+    except codec311.Malformed as exc:
+        raise MalformedPacket(str(exc)) from None
+    return translated

@@ -5,6 +5,8 @@ batch, so consecutive telemetry messages become one ``telemetry.ingest`` call (o
 PUBACKs go out together, in order, only after that commit. The platform's blocking services run in
 worker threads. Errors in a QoS 1 message are answered with its PUBACK reason code; QoS 0 has no
 acknowledgement, so an error there ends the connection with a DISCONNECT that carries the reason.
+MQTT 3.1.1 clients share this logic (see ``v311``): without reason codes, any refusal of a PUBLISH
+closes their connection, as that standard prescribes.
 """
 
 from __future__ import annotations
@@ -27,8 +29,15 @@ from indunet.core.timeutil import now_us
 from indunet.platform import device_api, telemetry
 from indunet.platform.accounts import principal_from_secret
 from indunet.security import Principal
-from indunet.transport.mqtt import tbapi, topics
-from indunet.transport.mqtt.codec import NEED_DATA, Framer, ProtocolViolation, UnsupportedProtocol
+from indunet.transport.mqtt import codec311, provision, tbapi, topics, v311
+from indunet.transport.mqtt.codec import (
+    NEED_DATA,
+    ConnectRefused311,
+    Framer,
+    MalformedPacket,
+    ProtocolViolation,
+    UnsupportedProtocol,
+)
 from indunet.transport.mqtt.sessions import Session
 
 if TYPE_CHECKING:
@@ -84,6 +93,11 @@ class MqttConnection:
         self.keep_alive = 0
         self.closing = False
         self.last_arrival = 0
+        self.provisioning = False
+
+    @property
+    def v311(self) -> bool:
+        return self.framer.level == codec311.PROTOCOL_LEVEL
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -128,7 +142,8 @@ class MqttConnection:
         self.closing = True
         if reason != Disconnect.NORMAL_DISCONNECTION:
             log.info("mqtt %s: disconnecting (%s): %s", self.client_id or "?", reason.name, message)
-        self._write(mqtt5.DisconnectPacket(reason_code=reason, reason_str=message[:200]).write())
+        if not self.v311:  # a 3.1.1 server has no DISCONNECT to send: closing is its only answer
+            self._write(mqtt5.DisconnectPacket(reason_code=reason, reason_str=message[:200]).write())
         self.writer.close()
 
     def _write(self, data: bytes) -> None:
@@ -144,6 +159,14 @@ class MqttConnection:
             except UnsupportedProtocol:
                 self._write(_CONNACK_311_BAD_VERSION)
                 return None
+            except ConnectRefused311 as exc:
+                self._write(codec311.ConnAck(exc.return_code).write())
+                return None
+            except MalformedPacket:
+                if self.v311:  # [MQTT-3.1.4-1]: a malformed 3.1.1 CONNECT is closed without CONNACK
+                    return None
+                self._write(mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode.MALFORMED_PACKET).write())
+                return None
             except ProtocolViolation as exc:
                 self._write(
                     mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode(exc.reason.value)).write()
@@ -158,7 +181,10 @@ class MqttConnection:
             self.framer.receive_data(data)
 
     def _refuse_connect(self, reason: mqtt5.ConnAckReasonCode, message: str) -> bool:
-        self._write(mqtt5.ConnAckPacket(reason_code=reason, reason_str=message).write())
+        if self.v311:
+            self._write(v311.connack(reason))
+        else:
+            self._write(mqtt5.ConnAckPacket(reason_code=reason, reason_str=message).write())
         return False
 
     async def _handshake(self) -> bool:
@@ -166,6 +192,8 @@ class MqttConnection:
         if connect is None:
             return False
         codes = mqtt5.ConnAckReasonCode
+        if connect.username == provision.USERNAME:
+            return await self._accept_provisioning(connect)
         if not connect.username:
             return self._refuse_connect(
                 codes.BAD_USER_NAME_OR_PASSWORD, "the device access token is the user name"
@@ -191,23 +219,44 @@ class MqttConnection:
         if resumed is not None:
             self.session = resumed
         self.server.connection_started(self)
-        self._write(
-            mqtt5.ConnAckPacket(
-                session_present=resumed is not None,
-                assigned_client_id=assigned,
-                server_keep_alive=keep_alive if keep_alive != connect.keep_alive else None,
-                receive_max=self.settings.mqtt_receive_maximum,
-                max_qos=mqtt5.QoS.AT_LEAST_ONCE,
-                retain_available=False,
-                max_packet_size=self.settings.mqtt_max_packet_bytes,
-                topic_alias_max=0,
-                wildcard_subscription_available=True,
-                subscription_id_available=False,
-                shared_subscription_available=False,
-            ).write()
-        )
+        if self.v311:
+            self._write(v311.connack(codes.SUCCESS, resumed is not None))
+        else:
+            self._write(self._connack_v5(connect, resumed is not None, assigned, keep_alive))
         await self.writer.drain()
         return True
+
+    async def _accept_provisioning(self, connect: mqtt5.ConnectPacket) -> bool:
+        """A provisioning client: it may only ask for a device (see ``provision``), nothing else."""
+        self.provisioning = True
+        assigned = None if connect.client_id else f"indunet-{uuid.uuid4().hex}"
+        self.client_id = connect.client_id or (assigned or "")
+        self.keep_alive = (
+            connect.keep_alive if 0 < connect.keep_alive <= MAX_KEEP_ALIVE_S else MAX_KEEP_ALIVE_S
+        )
+        if self.v311:
+            self._write(v311.connack(mqtt5.ConnAckReasonCode.SUCCESS))
+        else:
+            self._write(self._connack_v5(connect, False, assigned, self.keep_alive))
+        await self.writer.drain()
+        return True
+
+    def _connack_v5(
+        self, connect: mqtt5.ConnectPacket, resumed: bool, assigned: str | None, keep_alive: int
+    ) -> bytes:
+        return mqtt5.ConnAckPacket(
+            session_present=resumed,
+            assigned_client_id=assigned,
+            server_keep_alive=keep_alive if keep_alive != connect.keep_alive else None,
+            receive_max=self.settings.mqtt_receive_maximum,
+            max_qos=mqtt5.QoS.AT_LEAST_ONCE,
+            retain_available=False,
+            max_packet_size=self.settings.mqtt_max_packet_bytes,
+            topic_alias_max=0,
+            wildcard_subscription_available=True,
+            subscription_id_available=False,
+            shared_subscription_available=False,
+        ).write()
 
     # -- packets ---------------------------------------------------------------------------------------
     async def _serve(self) -> None:
@@ -240,6 +289,10 @@ class MqttConnection:
         inflight = sum(1 for p in packets if isinstance(p, mqtt5.PublishPacket) and p.qos)
         if inflight > self.settings.mqtt_receive_maximum:
             raise Refused(Disconnect.RECEIVE_MAX_EXCEEDED, "more unacknowledged QoS 1 messages than allowed")
+        if self.provisioning:
+            for packet in packets:
+                await self._provisioning_packet(packet)
+            return
         batch = _Telemetry()
         for packet in packets:
             if isinstance(packet, mqtt5.PublishPacket) and packet.topic == topics.TELEMETRY:
@@ -274,6 +327,23 @@ class MqttConnection:
         else:
             raise Refused(Disconnect.PROTOCOL_ERROR, f"{type(packet).__name__} is not expected from a client")
 
+    async def _provisioning_packet(self, packet: mqtt5.Packet) -> None:
+        if not isinstance(packet, mqtt5.PublishPacket):
+            await self._handle_one(packet)
+            return
+        if packet.qos == mqtt5.QoS.EXACTLY_ONCE:
+            raise Refused(Disconnect.QOS_NOT_SUPPORTED, "QoS 2 is not supported")
+        if packet.topic != provision.REQUEST:
+            self._ack(packet, PubAck.NOT_AUTHORIZED, "a provisioning client may only publish a request")
+            return
+        # All provisioning clients share one bucket: requests are rare, and a flood of them is an attack.
+        if not self.server.limiter.allow(provision.USERNAME, provision.USERNAME):
+            self._ack(packet, PubAck.QUOTA_EXCEEDED, "too many provisioning requests")
+            return
+        answer = await asyncio.to_thread(provision.provision, self.server.platform, packet.payload)
+        self._ack(packet)
+        self.deliver(provision.RESPONSE, answer)
+
     # -- PUBLISH ---------------------------------------------------------------------------------------
     def _check_publish(self, packet: mqtt5.PublishPacket) -> PubAck | None:
         """Reason to refuse the message before it is handled, or None to go ahead."""
@@ -289,6 +359,13 @@ class MqttConnection:
         return None
 
     def _ack(self, packet: mqtt5.PublishPacket, reason: PubAck = PubAck.SUCCESS, message: str = "") -> None:
+        if self.v311:
+            if reason.value >= 0x80:
+                raise Refused(Disconnect(reason.value), message or reason.name)
+            if packet.qos == mqtt5.QoS.AT_LEAST_ONCE:
+                assert packet.packet_id is not None
+                self._write(codec311.PubAck(packet.packet_id).write())
+            return
         if packet.qos == mqtt5.QoS.AT_LEAST_ONCE:
             assert packet.packet_id is not None
             self._write(
@@ -433,15 +510,23 @@ class MqttConnection:
                 codes.append(SubAck.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
             elif not topics.valid_filter(pattern):
                 codes.append(SubAck.TOPIC_FILTER_INVALID)
-            elif not topics.may_subscribe(pattern):
+            elif not (pattern == provision.RESPONSE if self.provisioning else topics.may_subscribe(pattern)):
                 codes.append(SubAck.NOT_AUTHORIZED)
             else:
                 qos = min(int(topic_filter.max_qos), 1)
                 self.session.subscriptions[pattern] = qos
                 codes.append(SubAck(qos))
-        self._write(mqtt5.SubAckPacket(packet.packet_id, codes).write())
+        if self.v311:
+            self._write(v311.suback(packet.packet_id, codes))
+        else:
+            self._write(mqtt5.SubAckPacket(packet.packet_id, codes).write())
 
     def _unsubscribe(self, packet: mqtt5.UnsubscribePacket) -> None:
+        if self.v311:
+            for pattern in packet.patterns:
+                self.session.subscriptions.pop(pattern, None)
+            self._write(codec311.UnsubAck(packet.packet_id).write())
+            return
         codes = [
             mqtt5.UnsubAckReasonCode.SUCCESS
             if self.session.subscriptions.pop(pattern, None) is not None
@@ -455,7 +540,11 @@ class MqttConnection:
         """Publish to the device at QoS 0 when it subscribed to the topic; call on the event loop."""
         if self.closing or not any(topics.matches(p, topic) for p in self.session.subscriptions):
             return
-        data = mqtt5.PublishPacket(topic, tbapi.dumps(value)).write()
+        payload = tbapi.dumps(value)
+        if self.v311:
+            data = codec311.Publish(topic, payload).write()
+        else:
+            data = mqtt5.PublishPacket(topic, payload).write()
         if self.client_max_packet is not None and len(data) > self.client_max_packet:
             log.info("mqtt %s: %s not sent, larger than the client accepts", self.client_id, topic)
             return

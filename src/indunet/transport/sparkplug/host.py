@@ -134,6 +134,7 @@ class SparkplugHost:
         elif isinstance(event, Offline):
             bound = self._bound.get((event.group, event.node, event.device))
             if bound is not None:
+                self.platform.mark_offline(bound.ref.id)
                 self._set_state(bound.ref, "offline")
         elif isinstance(event, RebirthNeeded):
             log.info("asking %s/%s for a rebirth: %s", event.group, event.node, event.reason)

@@ -25,7 +25,15 @@ class RpcRequest(BaseModel):
 
 @router.post(
     "/{device_id}/rpc",
-    summary="Send a command to a connected device; returns its answer, 504 when it does not answer in time",
+    summary="Send a command to a device; its answer, or {status: sent} when none is awaited",
+    description=(
+        "The command is checked against the device type first (422 with the reason): `setValue` with "
+        '`{"point", "value"}` or a method named after a point with `{"value"}` writes a read-write '
+        "point within its range; a method named after a declared command takes its declared params. "
+        "A one-way call, or one to a Sparkplug device (which never answers), returns "
+        '`{"status": "sent"}`; otherwise `{"result": ...}`, 504 when the device does not answer in time '
+        "and 409 when no transport holds it."
+    ),
 )
 async def call_device(
     platform: PlatformDep, principal: PrincipalDep, device_id: str, body: RpcRequest
@@ -41,7 +49,7 @@ async def call_device(
         body.timeout_ms,
         body.oneway,
     )
-    return {"result": result} if not body.oneway else {"sent": True}
+    return dict(rpc.SENT) if result is rpc.SENT else {"result": result}
 
 
 @router.get("/{device_id}/attributes", summary="A device's client and shared attributes")
