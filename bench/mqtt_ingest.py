@@ -90,25 +90,35 @@ async def _mosquitto(jobs: list[tuple[str | None, str, list[bytes]]], total: int
     writer.write(mqtt5.ConnectPacket(f"s-{secrets.token_hex(4)}", clean_start=True).write())
     await _read(reader, buffer)
     writer.write(
-        mqtt5.SubscribePacket(1, [mqtt5.TopicFilter(f"{prefix}/#", max_qos=mqtt5.QoS.AT_LEAST_ONCE)]).write()
+        mqtt5.SubscribePacket(1, [mqtt5.TopicFilter(f"{prefix}/#", max_qos=mqtt5.QoS.AT_MOST_ONCE)]).write()
     )
     await _read(reader, buffer)
 
+    got = 0
+    last = start = time.perf_counter()
+
     async def receive() -> None:
-        got = 0
+        nonlocal got, last
         while got < total:
-            packet = await _read(reader, buffer)
+            try:
+                packet = await asyncio.wait_for(_read(reader, buffer), _PEER_IDLE_S)
+            except TimeoutError:
+                # Mosquitto drops what overflows a subscriber's queue (max_queued_messages); count
+                # what it delivered rather than wait for messages that will never come.
+                return
             if isinstance(packet, mqtt5.PublishPacket):
                 got += 1
+                last = time.perf_counter()
                 if packet.packet_id is not None:
                     writer.write(mqtt5.PubAckPacket(packet.packet_id).write())
 
-    start = time.perf_counter()
     peer_jobs = [(None, f"{prefix}/{index}", payloads) for index, (_, _, payloads) in enumerate(jobs)]
     await asyncio.gather(receive(), *(_publisher(1883, u, t, p) for u, t, p in peer_jobs))
-    elapsed = time.perf_counter() - start
     writer.close()
-    return elapsed
+    return (last - start) / max(got, 1) * total
+
+
+_PEER_IDLE_S = 5.0
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
@@ -165,7 +175,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             f"MQTT QoS 1 telemetry, {device_count} devices, 3 points/message (embedded SQLite)",
             total / ours,
             "messages/s",
-            "Mosquitto QoS 1 relay to one subscriber",
+            "Mosquitto relay (QoS 1 in, QoS 0 out) to one subscriber",
             total / peer,
             ">= 10,000 messages/s from 5,000 devices",
         )

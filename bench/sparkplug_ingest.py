@@ -66,7 +66,9 @@ def _births(group: str) -> list[tuple[str, bytes]]:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    messages = 300 if quick else 10_000
+    # Mosquitto drops what overflows a subscriber's queue (max_queued_messages, 1000 by default), for
+    # the host and the peer alike; a burst larger than that measures the broker's setting, not us.
+    messages = 300 if quick else 1_000
     group = f"bench{secrets.token_hex(4)}"
     ddata_topic = f"spBv1.0/{group}/DDATA/edge/dev"
     start_ms = int(time.time() * 1000) - messages

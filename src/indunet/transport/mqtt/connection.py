@@ -24,9 +24,15 @@ from mqtt5 import DisconnectReasonCode as Disconnect
 from mqtt5 import PubAckReasonCode as PubAck
 from mqtt5 import SubAckReasonCode as SubAck
 
-from indunet.core.errors import AuthenticationFailed, IndunetError, PermissionDenied, StorageError
+from indunet.core.errors import (
+    AuthenticationFailed,
+    IndunetError,
+    InvalidInput,
+    PermissionDenied,
+    StorageError,
+)
 from indunet.core.timeutil import now_us
-from indunet.platform import device_api, telemetry
+from indunet.platform import device_api, rpc, telemetry
 from indunet.platform.accounts import principal_from_secret
 from indunet.security import Principal
 from indunet.transport.mqtt import codec311, provision, tbapi, topics, v311
@@ -481,12 +487,10 @@ class MqttConnection:
 
     def _client_rpc(self, number: int, payload: bytes) -> None:
         method, _params = tbapi.rpc_call(payload)
-        if method == "getSessionLimits":
-            answer: Any = self.server.session_limits()
-        elif method == "getCurrentTime":
-            answer = {"currentTime": int(time.time() * 1000)}
-        else:
-            answer = {"error": f"unsupported method {method!r}"}
+        try:
+            answer: Any = rpc.answer_client_rpc(method, self.server.session_limits)
+        except InvalidInput as exc:
+            answer = {"error": exc.message}
         self.deliver(f"{topics.RPC_RESPONSE}{number}", answer)
 
     async def _publish_will(self, will: mqtt5.Will) -> None:
