@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.helpers import Tenant, make_settings, new_tenant, open_platform
+from tests.helpers import Tenant, make_settings, new_tenant, open_platform, server_missing
 
 from indunet.platform.runtime import Platform
 from indunet.web.app import create_app
@@ -29,9 +29,7 @@ def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_SERVER}: {exc}")
-        pytest.skip(f"no PostgreSQL at {PG_SERVER}: {exc}")
+        server_missing("PostgreSQL", PG_SERVER, exc)
     name = f"indunet_test_{secrets.token_hex(4)}"
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.helpers import make_settings, open_platform
+from tests.helpers import make_settings, open_platform, server_missing
 
 from indunet.platform.ingest_service import JetStreamSink, close_sink, sink_for
 from indunet.platform.runtime import Platform
@@ -29,9 +29,7 @@ def nats_url() -> str:
     try:
         socket.create_connection((host, int(port)), timeout=3).close()
     except OSError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"NATS is required in CI but unreachable at {NATS_URL}: {exc}")
-        pytest.skip(f"no NATS at {NATS_URL}: {exc}")
+        server_missing("NATS", NATS_URL, exc)
     return NATS_URL
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
+from tests.helpers import server_missing
 
 BROKER = ("127.0.0.1", 1883)
 
@@ -15,7 +15,5 @@ def broker_url() -> str:
     try:
         socket.create_connection(BROKER, timeout=3).close()
     except OSError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Mosquitto is required in CI but unreachable at {BROKER}: {exc}")
-        pytest.skip(f"no MQTT broker at {BROKER}: {exc}")
+        server_missing("Mosquitto", f"{BROKER[0]}:{BROKER[1]}", exc)
     return f"mqtt://{BROKER[0]}:{BROKER[1]}"
