@@ -35,7 +35,7 @@ from indunet.core.timeutil import now_us
 from indunet.platform import device_api, rpc, telemetry
 from indunet.platform.accounts import principal_from_secret
 from indunet.security import Principal
-from indunet.transport.mqtt import codec311, provision, tbapi, topics, v311
+from indunet.transport.mqtt import codec311, gateway, provision, tbapi, topics, v311
 from indunet.transport.mqtt.codec import (
     NEED_DATA,
     ConnectRefused311,
@@ -100,6 +100,7 @@ class MqttConnection:
         self.closing = False
         self.last_arrival = 0
         self.provisioning = False
+        self.gateway: gateway.Gateway | None = None
 
     @property
     def v311(self) -> bool:
@@ -129,6 +130,8 @@ class MqttConnection:
             self.server.connection_ended(self)
             if self.will is not None:
                 await self._publish_will(self.will)
+            if self.gateway is not None:
+                await asyncio.to_thread(self.gateway.close)
             self.server.sessions.keep(self.device_id, self.client_id, self.session, self.session_expiry)
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
@@ -438,6 +441,9 @@ class MqttConnection:
                 self._rpc_response(number, packet.payload)
             elif (number := topics.request_id(topic, topics.RPC_REQUEST)) is not None:
                 self._client_rpc(number, packet.payload)
+            elif topic.startswith(gateway.ROOT):
+                self._ack(packet, *await self._gateway_publish(topic, packet.payload))
+                return
             else:
                 self._ack(packet, PubAck.NOT_AUTHORIZED, f"a device may not publish to {topic!r}")
                 return
@@ -451,6 +457,41 @@ class MqttConnection:
             self._ack(packet, PubAck.UNSPECIFIED_ERROR, exc.message)
             return
         self._ack(packet)
+
+    async def _gateway_publish(self, topic: str, payload: bytes) -> tuple[PubAck, str]:
+        """The gateway API (see ``gateway``): the PUBACK reason for one message to ``v1/gateway/...``."""
+        if self.gateway is None:
+            assert self.principal is not None
+            self.gateway = await asyncio.to_thread(
+                gateway.Gateway, self.server.platform, self.principal, self._post_threadsafe
+            )
+        gw = self.gateway
+        try:
+            if topic == gateway.TELEMETRY:
+                outcome = await asyncio.to_thread(gw.ingest, gateway.telemetry_records(payload))
+                summary = "; ".join(outcome.problems[:5])
+                # As on the device API: some points stored is success, the reason string names the rest.
+                return (
+                    PubAck.SUCCESS
+                    if outcome.stored or not outcome.problems
+                    else PubAck.PAYLOAD_FORMAT_INVALID
+                ), summary
+            if topic == gateway.CONNECT:
+                await asyncio.to_thread(gw.child, *gateway.connect_request(payload))
+            elif topic == gateway.DISCONNECT:
+                await asyncio.to_thread(gw.disconnect, gateway.connect_request(payload)[0])
+            elif topic == gateway.ATTRIBUTES:
+                await asyncio.to_thread(gw.set_attributes, gateway.attribute_updates(payload))
+            elif topic == gateway.RPC:
+                gw.answer(*gateway.rpc_reply(payload))
+            else:
+                return PubAck.NOT_AUTHORIZED, f"a gateway may not publish to {topic!r}"
+        except InvalidInput as exc:
+            return PubAck.PAYLOAD_FORMAT_INVALID, exc.message
+        return PubAck.SUCCESS, ""
+
+    def _post_threadsafe(self, topic: str, value: Any) -> None:
+        self.loop.call_soon_threadsafe(self.deliver, topic, value)
 
     async def _client_attributes(self, payload: bytes) -> None:
         assert self.principal is not None

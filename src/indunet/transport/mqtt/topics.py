@@ -10,6 +10,7 @@ RPC_REQUEST = "v1/devices/me/rpc/request/"
 RPC_RESPONSE = "v1/devices/me/rpc/response/"
 
 _DEVICE_ROOT = "v1/devices/me/"
+_GATEWAY_ROOT = "v1/gateway/"
 MAX_REQUEST_ID = 10**9
 
 
@@ -22,8 +23,9 @@ def request_id(topic: str, prefix: str) -> int | None:
 
 
 def may_subscribe(pattern: str) -> bool:
-    """A device subscribes only to its own branch (``v1/devices/me/...``), never to the whole tree."""
-    return pattern.startswith(_DEVICE_ROOT) and valid_filter(pattern)
+    """A device subscribes only to its own branch (``v1/devices/me/...``) and, acting as a gateway, to
+    the gateway branch (``v1/gateway/...``), which carries only its own children's traffic."""
+    return pattern.startswith((_DEVICE_ROOT, _GATEWAY_ROOT)) and valid_filter(pattern)
 
 
 def valid_filter(pattern: str) -> bool:
