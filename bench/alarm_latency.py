@@ -16,21 +16,15 @@ from pathlib import Path
 from _common import percentile, record, write_results
 from indunet.core.config import Settings
 from indunet.platform import alarms, devices, rules, telemetry, tenants
-from indunet.platform.runtime import Platform
+from indunet.platform.runtime import Platform, open_platform
 from indunet.security import Principal
-from indunet.store.engine import create_metadata_engine, upgrade
 
 NAME = "alarm_latency"
 
 
 def _platform(data_dir: Path) -> Platform:
     settings = Settings(data_dir=data_dir)
-    engine = create_metadata_engine(settings.metadata_url)
-    upgrade(engine)
-    engine.dispose()
-    platform = Platform(settings)
-    platform.timeseries.ensure_schema()
-    return platform
+    return open_platform(settings)
 
 
 def _open_alarm(platform: Platform, principal: Principal) -> bool:

@@ -23,9 +23,8 @@ from indunet.bus.nats import JetStreamBus
 from indunet.core.config import Settings
 from indunet.platform import devices, telemetry, tenants
 from indunet.platform.ingest_service import BusWorkers, JetStreamSink, close_sink, sink_for
-from indunet.platform.runtime import Platform
+from indunet.platform.runtime import Platform, open_platform
 from indunet.security import Principal
-from indunet.store.engine import create_metadata_engine, upgrade
 
 NAME = "bus_ingest"
 NATS_URL = "nats://127.0.0.1:4222"
@@ -44,12 +43,7 @@ def _open(pg: str, data_dir: Path) -> Platform:
         bus_url=NATS_URL,
         bus_prefix=f"bench{secrets.token_hex(3)}",
     )
-    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-    upgrade(engine)
-    engine.dispose()
-    platform = Platform(settings)
-    platform.timeseries.ensure_schema()
-    return platform
+    return open_platform(settings)
 
 
 def _batches(names: list[str], n_batches: int) -> list[list[dict[str, Any]]]:

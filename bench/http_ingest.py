@@ -31,8 +31,8 @@ from _common import record, scratch_database, write_results
 from indunet.core.config import Settings
 from indunet.platform import accounts, devices, tenants
 from indunet.platform.models import builtin_types
+from indunet.platform.runtime import open_platform
 from indunet.security import Principal
-from indunet.store.engine import create_metadata_engine, upgrade
 from indunet.store.timeseries import Row
 
 NAME = "http_ingest"
@@ -74,14 +74,8 @@ def _workload(total_points: int) -> tuple[list[bytes], list[list[Row]]]:
 
 def _prepare(settings: Settings) -> str:
     """Schema, a tenant, its devices and an API key; returns the key."""
-    from indunet.platform.runtime import Platform
-
-    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-    upgrade(engine)
-    engine.dispose()
-    platform = Platform(settings)
+    platform = open_platform(settings)
     try:
-        platform.timeseries.ensure_schema()
         tenant = tenants.create_tenant(platform, "bench")
         system = Principal.system(tenant["id"])
         for i in range(DEVICES):

@@ -24,9 +24,8 @@ import mqtt5
 from _common import record, write_results
 from indunet.core.config import Settings
 from indunet.platform import devices, telemetry, tenants
-from indunet.platform.runtime import Platform
+from indunet.platform.runtime import open_platform
 from indunet.security import Principal
-from indunet.store.engine import create_metadata_engine, upgrade
 from indunet.transport.mqtt import MqttThread
 
 NAME = "mqtt_ingest"
@@ -132,11 +131,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             mqtt_tenant_rate=1e9,
             mqtt_tenant_burst=1e9,
         )
-        engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-        upgrade(engine)
-        engine.dispose()
-        platform = Platform(settings)
-        platform.timeseries.ensure_schema()
+        platform = open_platform(settings)
         tenant = tenants.create_tenant(platform, "bench")
         system = Principal.system(tenant["id"])
         made = [

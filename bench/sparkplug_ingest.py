@@ -23,8 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from _common import record, write_results
 from indunet.core.config import Settings
 from indunet.platform import tenants
-from indunet.platform.runtime import Platform, StoredSample
-from indunet.store.engine import create_metadata_engine, upgrade
+from indunet.platform.runtime import Platform, StoredSample, open_platform
 from indunet.transport.sparkplug import SparkplugHost
 from indunet.transport.sparkplug.payload import DataType, Metric, Payload, encode_payload
 
@@ -35,12 +34,7 @@ BROKER = "mqtt://127.0.0.1:1883"
 
 def _platform(data_dir: Path) -> Platform:
     settings = Settings(data_dir=data_dir)
-    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-    upgrade(engine)
-    engine.dispose()
-    platform = Platform(settings)
-    platform.timeseries.ensure_schema()
-    return platform
+    return open_platform(settings)
 
 
 def _client() -> mqtt.Client:

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.helpers import Tenant, make_settings, new_tenant, open_platform, server_missing
+from tests.helpers import Tenant, make_settings, new_tenant, server_missing
 
-from indunet.platform.runtime import Platform
+from indunet.platform.runtime import Platform, open_platform
 from indunet.web.app import create_app
 
 PG_SERVER = os.environ.get("INDUNET_TEST_PG", "postgresql://postgres@127.0.0.1:5432")

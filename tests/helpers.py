@@ -15,7 +15,6 @@ from indunet.core.config import Settings
 from indunet.platform import accounts, devices, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
-from indunet.store.engine import create_metadata_engine, upgrade
 
 PASSWORD = "correct horse battery staple"
 
@@ -36,15 +35,6 @@ def make_settings(backend: str, data_dir: Path, pg: str | None = None, **extra: 
             data_dir=data_dir, database_url=pg, database_schema=f"s_{secrets.token_hex(4)}", **extra
         )
     return Settings(data_dir=data_dir, **extra)
-
-
-def open_platform(settings: Settings) -> Platform:
-    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-    upgrade(engine)
-    engine.dispose()
-    platform = Platform(settings)
-    platform.timeseries.ensure_schema()
-    return platform
 
 
 @dataclass

@@ -37,18 +37,9 @@ def _platform(settings: Settings) -> Any:
 
 
 def _upgrade(settings: Settings) -> None:
-    from indunet.store.engine import create_metadata_engine, upgrade
+    from indunet.platform.runtime import open_platform
 
-    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    platform = _platform(settings)
-    try:
-        platform.timeseries.ensure_schema()
-    finally:
-        platform.close()
+    open_platform(settings).close()
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:

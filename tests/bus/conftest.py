@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.helpers import make_settings, open_platform, server_missing
+from tests.helpers import make_settings, server_missing
 
 from indunet.platform.ingest_service import JetStreamSink, close_sink, sink_for
-from indunet.platform.runtime import Platform
+from indunet.platform.runtime import Platform, open_platform
 from indunet.web.app import create_app
 
 NATS_URL = os.environ.get("INDUNET_TEST_NATS", "nats://127.0.0.1:4222")

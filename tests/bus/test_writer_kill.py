@@ -19,12 +19,12 @@ import psycopg
 import pytest
 from psycopg import sql
 from tests.bus.conftest import bus_of, eventually
-from tests.helpers import make_settings, open_platform
+from tests.helpers import make_settings
 
 from indunet.core.config import Settings
 from indunet.platform import devices, telemetry, tenants
 from indunet.platform.ingest_service import close_sink
-from indunet.platform.runtime import Platform
+from indunet.platform.runtime import Platform, open_platform
 from indunet.security import Principal
 
 pytestmark = pytest.mark.postgres

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from indunet.core.config import Settings
 from indunet.core.errors import InvalidInput, StorageError
 from indunet.security import AccessTokenCodec, Principal
-from indunet.store.engine import create_metadata_engine
+from indunet.store.engine import create_metadata_engine, upgrade
 from indunet.store.metadata import devices
 from indunet.store.timeseries import TimeseriesStore, open_timeseries
 
@@ -176,3 +176,22 @@ class Platform:
         self.flush_presence()
         self.timeseries.close()
         self.engine.dispose()
+
+
+def open_platform(settings: Settings) -> Platform:
+    """A platform whose schemas are up to date: metadata migrated to every head, time-series tables made.
+
+    Both steps are idempotent, so every entry point (CLI, server, tests, benchmarks) can start here.
+    """
+    engine = create_metadata_engine(settings.metadata_url, settings.database_schema)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    platform = Platform(settings)
+    try:
+        platform.timeseries.ensure_schema()
+    except BaseException:
+        platform.close()
+        raise
+    return platform
