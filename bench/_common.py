@@ -11,12 +11,17 @@ import json
 import os
 import random
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -86,3 +91,28 @@ def ingest_batches(n_points: int, batch_size: int, n_series: int = 1000, seed: i
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``indunet serve`` in its own process (its own GIL, its own memory figure), once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "indunet.cli", "serve", "--port", str(port), "--log-level", "warning", *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("indunet serve did not start")

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import queue
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +25,7 @@ import orjson
 
 import ts_pg_ingest
 import ts_sqlite_ingest
-from _common import record, scratch_database, write_results
+from _common import free_port, record, scratch_database, serve, write_results
 from indunet.core.config import Settings
 from indunet.platform import accounts, devices, tenants
 from indunet.platform.models import builtin_types
@@ -85,30 +83,6 @@ def _prepare(settings: Settings) -> str:
         platform.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "indunet.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("indunet serve did not start")
-
-
 def _post_all(base_url: str, key: str, bodies: list[bytes]) -> tuple[float, int]:
     work: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     for body in bodies:
@@ -141,8 +115,8 @@ def _post_all(base_url: str, key: str, bodies: list[bytes]) -> tuple[float, int]
 
 def _measure(settings: Settings, env: dict[str, str], bodies: list[bytes]) -> tuple[float, int]:
     key = _prepare(settings)
-    port = _free_port()
-    process = _serve(env, port)
+    port = free_port()
+    process = serve(env, port)
     try:
         # One warm-up request fills the server's device, type and series caches, as in steady state.
         _post_all(f"http://127.0.0.1:{port}", key, bodies[:1])

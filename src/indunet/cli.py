@@ -181,7 +181,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         if workers is not None:
             workers.start()
-        mqtt = _start_mqtt(platform) if settings.mqtt_port and args.role in ("all", "transport") else None
+        listens = settings.mqtt_port or settings.mqtt_tls_port
+        mqtt = _start_mqtt(platform) if listens and args.role in ("all", "transport") else None
         external: list[Any] = []
         try:
             if args.role in ("all", "transport"):
@@ -220,7 +221,10 @@ def _start_mqtt(platform: Any) -> Any:
     from indunet.transport.mqtt import MqttThread
 
     mqtt = MqttThread(platform).start()
-    print(_t("cli.mqtt_serving", url=f"mqtt://{mqtt.server.host}:{mqtt.port}"), flush=True)
+    if mqtt.port:
+        print(_t("cli.mqtt_serving", url=f"mqtt://{mqtt.server.host}:{mqtt.port}"), flush=True)
+    if mqtt.tls_port:
+        print(_t("cli.mqtt_tls_serving", url=f"mqtts://{mqtt.server.host}:{mqtt.tls_port}"), flush=True)
     return mqtt
 
 
@@ -268,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help=_t("cli.help.role"),
             )
             sub.add_argument("--mqtt-port", type=int, help=_t("cli.help.mqtt_port"))
+            sub.add_argument("--mqtt-tls-port", type=int, help=_t("cli.help.mqtt_tls_port"))
 
     db = commands.add_parser("db", help=_t("cli.help.db")).add_subparsers(dest="db_command", required=True)
     add("upgrade", cmd_db_upgrade, "cli.help.db_upgrade", db)
@@ -331,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
             mqtt_port=getattr(args, "mqtt_port", None),
+            mqtt_tls_port=getattr(args, "mqtt_tls_port", None),
         )
         code: int = args.handler(args, settings)
     except StorageError as exc:

@@ -24,6 +24,6 @@ demand so that an embedded deployment never loads nats-py); it imports only ``in
 sinks and the writer and rule-worker loops live in ``indunet.platform.ingest_service``.
 """
 
-from indunet.bus.batch import MAX_MESSAGE_BYTES, BatchRow, TelemetryBatch, decode, encode
+from indunet.bus.batch import MAX_MESSAGE_BYTES, BatchRow, TelemetryBatch, decode, encode, merge
 
-__all__ = ["MAX_MESSAGE_BYTES", "BatchRow", "TelemetryBatch", "decode", "encode"]
+__all__ = ["MAX_MESSAGE_BYTES", "BatchRow", "TelemetryBatch", "decode", "encode", "merge"]

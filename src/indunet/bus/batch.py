@@ -56,6 +56,26 @@ class TelemetryBatch:
             )
 
 
+def merge(msg_id: str, batches: list[TelemetryBatch]) -> TelemetryBatch:
+    """One batch holding the rows of ``batches`` (all of one tenant), device slots re-numbered."""
+    first = batches[0]
+    merged = TelemetryBatch(msg_id, first.tenant_id, max(b.arrived_us for b in batches))
+    slots: dict[str, int] = {}
+    rows = merged.rows
+    for batch in batches:
+        if batch.tenant_id != merged.tenant_id:
+            raise ValueError("batches of different tenants cannot be merged")
+        renumber = []
+        for device in batch.devices:
+            slot = slots.get(device[0])
+            if slot is None:
+                slot = slots[device[0]] = len(merged.devices)
+                merged.devices.append(device)
+            renumber.append(slot)
+        rows.extend((renumber[d], point, sid, ts, num, text) for d, point, sid, ts, num, text in batch.rows)
+    return merged
+
+
 def encode(batch: TelemetryBatch) -> bytes:
     return orjson.dumps(
         {

@@ -13,9 +13,9 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from indunet.core.errors import ConfigurationError
 
@@ -85,6 +85,16 @@ class Settings(BaseModel):
     """Device-facing MQTT 5 endpoint (ThingsBoard device API); 0 keeps it closed."""
     mqtt_host: str = ""
     """Empty means the same address as ``host``."""
+    mqtt_tls_port: int = Field(default=0, ge=0, le=65535)
+    """Second device MQTT listener, over TLS (8883 by custom); 0 keeps it closed. Needs cert and key."""
+    mqtt_tls_cert: str = ""
+    """PEM file: the server certificate, followed by any intermediate certificates."""
+    mqtt_tls_key: str = ""
+    """PEM file: the certificate's private key, unencrypted (protect it by file permissions)."""
+    mqtt_tls_ca: str = ""
+    """PEM file: the CA certificates that device (client) certificates must chain to."""
+    mqtt_tls_client_auth: Literal["none", "optional", "required"] = "none"
+    """Ask devices for an X.509 certificate; they are still identified by their access token."""
     mqtt_max_packet_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
     mqtt_receive_maximum: int = Field(default=100, ge=1, le=65535)
     """QoS 1 messages a client may have unacknowledged at once (MQTT 5 Receive Maximum)."""
@@ -102,6 +112,11 @@ class Settings(BaseModel):
     """Names this installation's JetStream stream and subjects; lets several share one NATS server."""
     bus_ack_wait_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     """How long a writer may hold a message before JetStream hands it to another writer."""
+    bus_rule_partitions: int = Field(default=8, ge=1, le=1024)
+    """Devices are spread over this many rule partitions, each evaluated by one rule worker at a time:
+    more rule workers than partitions sit idle. The same in every process; change only when empty."""
+    bus_rule_lease_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    """A rule worker that stopped renewing its partitions loses them to the others after this long."""
 
     sparkplug_broker_url: str = ""
     """``mqtt://host:1883`` where Sparkplug B edge nodes publish; empty keeps the host application off."""
@@ -134,6 +149,12 @@ class Settings(BaseModel):
         if value and not value.startswith(("nats://", "tls://")):
             raise ValueError("bus_url must be empty (in-process) or start with nats:// or tls://")
         return value
+
+    @model_validator(mode="after")
+    def _distinct_mqtt_ports(self) -> Settings:
+        if self.mqtt_tls_port and self.mqtt_tls_port == self.mqtt_port:
+            raise ValueError("mqtt_tls_port must differ from mqtt_port")
+        return self
 
     @property
     def is_postgres(self) -> bool:

@@ -8,8 +8,10 @@ allocated); a ``TelemetrySink`` makes it durable before the caller answers its c
 - ``JetStreamSink`` (``bus_url = "nats://..."``): publishes the batch to the durable stream and returns
   after JetStream's acknowledgement. ``BusWorkers`` in writer processes pull the messages, store
   them with ``TimeseriesStore.write_once`` (the message id is recorded in the same transaction as the
-  rows, so a redelivered message is stored once), acknowledge only after that commit, and publish the
-  committed batch on a core NATS subject that rule workers turn into listener calls.
+  rows, so a redelivered message is stored once), publish the stored batch, split by rule partition,
+  to the committed-samples stream, and acknowledge only after both. Rule workers host the rule engine,
+  hold a share of the partitions and turn their messages into listener calls, acknowledging each
+  batch once the engine has evaluated it (docs/scale-out.md: the guarantees).
 
 A bus message whose rows the store refuses, or that does not decode, is logged and terminated (it
 would fail the same way on every redelivery); a store that is down makes the writer ask for
@@ -22,13 +24,17 @@ import asyncio
 import contextlib
 import logging
 import threading
+import uuid
 import weakref
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Protocol
 
-from indunet.bus import TelemetryBatch, decode, encode
+from indunet.bus import TelemetryBatch, decode, encode, merge
+from indunet.bus.partition import partition_of, split_by_partition
 from indunet.core.errors import ConfigurationError, InvalidInput, StorageError
 from indunet.core.timeutil import now_us
+from indunet.platform.rules import RuleEngine
 from indunet.platform.runtime import Platform, StoredSample
 
 if TYPE_CHECKING:
@@ -49,6 +55,10 @@ class TelemetrySink(Protocol):
 
     def submit(self, batch: TelemetryBatch) -> None: ...
 
+    def submit_many(self, batches: Sequence[TelemetryBatch]) -> None:
+        """Make several batches durable at once (one transaction or one publish round)."""
+        ...
+
     async def submit_async(self, batch: TelemetryBatch) -> None: ...
 
     def close(self) -> None: ...
@@ -57,18 +67,21 @@ class TelemetrySink(Protocol):
 def samples_of(batch: TelemetryBatch) -> list[StoredSample]:
     devices = batch.devices
     tenant = batch.tenant_id
+    new = tuple.__new__  # a named tuple's own constructor costs twice as much, once per stored point
     return [
-        StoredSample(tenant, devices[d][0], devices[d][1], point, ts, num, text)
+        new(StoredSample, (tenant, devices[d][0], devices[d][1], point, ts, num, text))
         for d, point, _sid, ts, num, text in batch.rows
     ]
 
 
-def notify(platform: Platform, batch: TelemetryBatch) -> None:
-    """Hand a committed batch to the in-process telemetry listeners."""
+def notify(platform: Platform, batches: Sequence[TelemetryBatch]) -> None:
+    """Hand committed batches to the in-process telemetry listeners (one call each for all of them)."""
     listeners = platform.telemetry_listeners
-    if not listeners or not batch.rows:
+    if not listeners:
         return
-    stored = samples_of(batch)
+    stored = [sample for batch in batches for sample in samples_of(batch)]
+    if not stored:
+        return
     for listener in listeners:
         try:
             listener(stored)
@@ -90,11 +103,16 @@ class DirectSink:
         self._platform = platform
 
     def submit(self, batch: TelemetryBatch) -> None:
-        if not batch.rows:
+        self.submit_many([batch])
+
+    def submit_many(self, batches: Sequence[TelemetryBatch]) -> None:
+        rows = [(sid, ts, num, text) for batch in batches for _d, _p, sid, ts, num, text in batch.rows]
+        if not rows:
             return
-        self._platform.timeseries.write(batch.store_rows())
-        _mark_seen(self._platform, batch)
-        notify(self._platform, batch)
+        self._platform.timeseries.write(rows)
+        for batch in batches:
+            _mark_seen(self._platform, batch)
+        notify(self._platform, batches)
 
     async def submit_async(self, batch: TelemetryBatch) -> None:
         await asyncio.to_thread(self.submit, batch)
@@ -110,20 +128,35 @@ class JetStreamSink:
         self._platform = platform
         self.bus = bus
 
-    def _messages(self, batch: TelemetryBatch) -> list[tuple[str, str, bytes]]:
-        subject = self.bus.names.telemetry(batch.tenant_id)
-        return [(subject, piece.msg_id, encode(piece)) for piece in batch.split(ROWS_PER_MESSAGE)]
+    def _messages(self, batches: Sequence[TelemetryBatch]) -> list[tuple[str, str, bytes]]:
+        by_tenant: dict[str, list[TelemetryBatch]] = {}
+        for batch in batches:
+            if batch.rows:
+                by_tenant.setdefault(batch.tenant_id, []).append(batch)
+        messages = []
+        for tenant_id, group in by_tenant.items():
+            # Many small batches (one per device connection) travel as one message per tenant.
+            whole = group[0] if len(group) == 1 else merge(uuid.uuid4().hex, group)
+            subject = self.bus.names.telemetry(tenant_id)
+            messages += [(subject, piece.msg_id, encode(piece)) for piece in whole.split(ROWS_PER_MESSAGE)]
+        return messages
 
     def submit(self, batch: TelemetryBatch) -> None:
-        if not batch.rows:
+        self.submit_many([batch])
+
+    def submit_many(self, batches: Sequence[TelemetryBatch]) -> None:
+        messages = self._messages(batches)
+        if not messages:
             return
-        self.bus.call(self.bus.publish(self._messages(batch)))
-        _mark_seen(self._platform, batch)
+        self.bus.call(self.bus.publish(messages))
+        for batch in batches:
+            _mark_seen(self._platform, batch)
 
     async def submit_async(self, batch: TelemetryBatch) -> None:
-        if not batch.rows:
+        messages = self._messages([batch])
+        if not messages:
             return
-        await self.bus.call_async(self.bus.publish(self._messages(batch)))
+        await self.bus.call_async(self.bus.publish(messages))
         _mark_seen(self._platform, batch)
 
     def close(self) -> None:
@@ -146,7 +179,13 @@ def sink_for(platform: Platform) -> TelemetrySink:
             if settings.bus_url:
                 from indunet.bus.nats import JetStreamBus
 
-                bus = JetStreamBus(settings.bus_url, settings.bus_prefix, ack_wait_s=settings.bus_ack_wait_s)
+                bus = JetStreamBus(
+                    settings.bus_url,
+                    settings.bus_prefix,
+                    ack_wait_s=settings.bus_ack_wait_s,
+                    rule_partitions=settings.bus_rule_partitions,
+                    lease_s=settings.bus_rule_lease_s,
+                )
                 bus.start()
                 sink = JetStreamSink(platform, bus)
             else:
@@ -173,7 +212,8 @@ def bus_for(platform: Platform) -> JetStreamBus:
 
 
 def commit_messages(platform: Platform, payloads: list[bytes]) -> tuple[list[Outcome], list[TelemetryBatch]]:
-    """Store bus messages once each; return the outcome per message and the batches newly stored."""
+    """Store bus messages once each; return the outcome per message and, once each, every batch that
+    is in the store now: newly stored or by an earlier delivery whose writer did not get to ack it."""
     outcomes: list[Outcome] = ["term"] * len(payloads)
     batches: dict[int, TelemetryBatch] = {}
     for i, payload in enumerate(payloads):
@@ -198,18 +238,26 @@ def commit_messages(platform: Platform, payloads: list[bytes]) -> tuple[list[Out
     except StorageError as exc:
         log.warning("time-series store unavailable, %d messages left for redelivery: %s", len(payloads), exc)
         return ["nak"] * len(payloads), []
-    fresh: list[TelemetryBatch] = []
+    done: dict[str, TelemetryBatch] = {}
     for i, batch in batches.items():
         outcomes[i] = "ack"
-        if batch.msg_id in stored:
-            stored.discard(batch.msg_id)  # a message delivered twice in one fetch counts once
-            _mark_seen(platform, batch)
-            fresh.append(batch)
-    return outcomes, fresh
+        if batch.msg_id not in done:  # a message delivered twice in one fetch counts once
+            done[batch.msg_id] = batch
+            if batch.msg_id in stored:
+                _mark_seen(platform, batch)
+    return outcomes, list(done.values())
+
+
+def _no_device(_device_id: str) -> bool:
+    return False
 
 
 class BusWorkers:
-    """Writer and/or rule-worker loops of one process, running on the bus's event loop."""
+    """Writer and/or rule-worker loops of one process, running on the bus's event loop.
+
+    A rule worker hosts the rule engine: it registers as a telemetry listener and evaluates only the
+    devices of the partitions this worker holds (none until the first leases are won).
+    """
 
     def __init__(self, platform: Platform, *, writer: bool, rules: bool) -> None:
         self._platform = platform
@@ -220,6 +268,7 @@ class BusWorkers:
         self.bus_url = self._bus.url
         self._stop: asyncio.Event | None = None
         self._done: Future[None] | None = None
+        self._engine: RuleEngine | None = None
 
     def start(self) -> None:
         started = threading.Event()
@@ -227,18 +276,21 @@ class BusWorkers:
         async def run() -> None:
             self._stop = asyncio.Event()
             jobs = []
-            if self._rules:
-                unsubscribe = await self._bus.subscribe_committed(self._on_committed)
-            if self._writer:
-                jobs.append(asyncio.create_task(self._bus.consume(self._on_messages, self._stop)))
-                jobs.append(asyncio.create_task(self._housekeeping(self._stop)))
-            started.set()
             try:
+                if self._rules:
+                    self._engine = RuleEngine(self._platform, owns=_no_device)
+                    await asyncio.to_thread(self._engine.start)
+                    committed = self._bus.consume_committed(self._on_committed, self._stop, self._assigned)
+                    jobs.append(asyncio.create_task(committed))
+                if self._writer:
+                    jobs.append(asyncio.create_task(self._bus.consume(self._on_messages, self._stop)))
+                    jobs.append(asyncio.create_task(self._housekeeping(self._stop)))
+                started.set()
                 await self._stop.wait()
                 await asyncio.gather(*jobs)
             finally:
-                if self._rules:
-                    await unsubscribe()
+                if self._engine is not None:
+                    await asyncio.to_thread(self._engine.stop)
                 await asyncio.to_thread(self._platform.flush_presence)
 
         self._done = self._bus.spawn(run())
@@ -261,19 +313,53 @@ class BusWorkers:
         if self._done is not None:
             self._done.result()
 
+    # -- writer --------------------------------------------------------------------------------------
     async def _on_messages(self, payloads: list[bytes]) -> list[Outcome]:
-        outcomes, fresh = await asyncio.to_thread(commit_messages, self._platform, payloads)
-        for batch in fresh:
-            try:
-                await self._bus.publish_committed(batch.tenant_id, encode(batch))
-            except StorageError as exc:
-                # Stored and acknowledged regardless: rule delivery is at most once.
-                log.warning("committed samples not passed to rule workers: %s", exc)
+        outcomes, pieces = await asyncio.to_thread(self._commit, payloads)
+        try:
+            await self._bus.publish(pieces)
+        except StorageError as exc:
+            # The rows are committed; the messages come back, are found stored, and their samples
+            # are published again then (same message ids, so JetStream keeps one copy).
+            log.warning("committed samples not yet passed to rule workers, retrying: %s", exc)
+            return ["nak" if outcome == "ack" else outcome for outcome in outcomes]
         return outcomes
 
-    async def _on_committed(self, payload: bytes) -> None:
-        batch = decode(payload)
-        await asyncio.to_thread(notify, self._platform, batch)
+    def _commit(self, payloads: list[bytes]) -> tuple[list[Outcome], list[tuple[str, str, bytes]]]:
+        """Store the messages; return their outcomes and the committed-sample messages to publish."""
+        outcomes, stored = commit_messages(self._platform, payloads)
+        names, partitions = self._bus.names, self._bus.rule_partitions
+        pieces = [
+            (names.committed(piece.tenant_id, partition), piece.msg_id, encode(piece))
+            for batch in stored
+            for partition, piece in split_by_partition(batch, partitions).items()
+        ]
+        return outcomes, pieces
+
+    # -- rule worker ---------------------------------------------------------------------------------
+    async def _on_committed(self, payloads: list[bytes]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        batches: list[TelemetryBatch] = []
+        for payload in payloads:
+            try:
+                batches.append(decode(payload))
+                outcomes.append("ack")
+            except InvalidInput as exc:
+                log.error("dropping an undecodable committed-samples message: %s", exc)
+                outcomes.append("term")
+        await asyncio.to_thread(self._evaluate, batches)
+        return outcomes
+
+    def _evaluate(self, batches: list[TelemetryBatch]) -> None:
+        notify(self._platform, batches)
+        if self._engine is not None:
+            self._engine.drain()
+
+    def _assigned(self, partitions: frozenset[int]) -> None:
+        count = self._bus.rule_partitions
+        log.info("rule partitions held: %s", sorted(partitions) or "none")
+        if self._engine is not None:
+            self._engine.assign(lambda device_id: partition_of(device_id, count) in partitions)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         last_sweep = 0.0

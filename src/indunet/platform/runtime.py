@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import Engine, bindparam, event, update
 from sqlalchemy.engine import ExceptionContext
@@ -47,9 +47,11 @@ def _translate_database_error(context: ExceptionContext) -> None:
         raise StorageError(f"database unavailable: {reason}", key="error.storage") from error
 
 
-@dataclass(frozen=True, slots=True)
-class StoredSample:
-    """One point as committed, handed to telemetry listeners (rules, alarms, live views)."""
+class StoredSample(NamedTuple):
+    """One point as committed, handed to telemetry listeners (rules, alarms, live views).
+
+    A named tuple rather than a frozen dataclass: one is built per stored point, and a tuple is the
+    cheapest immutable record Python makes."""
 
     tenant_id: str
     device_id: str

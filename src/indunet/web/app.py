@@ -48,13 +48,16 @@ def create_app(platform: Platform) -> FastAPI:
             asyncio.create_task(_every(PRESENCE_FLUSH_S, platform.flush_presence, "presence flush")),
             asyncio.create_task(_every(RETENTION_EVERY_S, lambda: apply_retention(platform), "retention")),
         ]
-        rule_engine = RuleEngine(platform)
-        rule_engine.start()
+        # With a NATS bus the rule workers (BusWorkers) run the engine, each for its partitions.
+        rule_engine = None if platform.settings.bus_url else RuleEngine(platform)
+        if rule_engine is not None:
+            rule_engine.start()
         _app.state.rule_engine = rule_engine
         try:
             yield
         finally:
-            await run_in_threadpool(rule_engine.stop)
+            if rule_engine is not None:
+                await run_in_threadpool(rule_engine.stop)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -149,7 +150,27 @@ def test_bad_gateway_messages_get_reason_codes_and_the_connection_survives(
         ("v1/gateway/connect", {"device": 7}, Reason.PAYLOAD_FORMAT_INVALID),
         ("v1/gateway/attributes", {_unique("x"): []}, Reason.PAYLOAD_FORMAT_INVALID),
         ("v1/gateway/rpc", {"device": "x", "id": "one"}, Reason.PAYLOAD_FORMAT_INVALID),
-        ("v1/gateway/claim", {}, Reason.NOT_AUTHORIZED),
+        ("v1/gateway/claim", {}, Reason.PAYLOAD_FORMAT_INVALID),
+        ("v1/gateway/claim", {_unique("x"): {"durationMs": -1}}, Reason.PAYLOAD_FORMAT_INVALID),
+        ("v1/gateway/claim", {_unique("x"): {"secretKey": 7}}, Reason.PAYLOAD_FORMAT_INVALID),
+        ("v1/gateway/attributes/request", {"device": "x", "keys": []}, Reason.PAYLOAD_FORMAT_INVALID),
+        (
+            "v1/gateway/attributes/request",
+            {"id": 1, "device": "x", "client": "yes"},
+            Reason.PAYLOAD_FORMAT_INVALID,
+        ),
+        (
+            "v1/gateway/attributes/request",
+            {"id": 1, "device": "x", "keys": "a,b"},
+            Reason.PAYLOAD_FORMAT_INVALID,
+        ),
+        (
+            "v1/gateway/attributes/request",
+            {"id": 1, "device": tenant_a.device["name"]},
+            Reason.NOT_AUTHORIZED,
+        ),
+        ("v1/gateway/claim", {tenant_a.device["name"]: {"secretKey": "s"}}, Reason.NOT_AUTHORIZED),
+        ("v1/gateway/statistics", {}, Reason.NOT_AUTHORIZED),
         # A gateway may not speak for itself or for devices that are not behind it.
         ("v1/gateway/connect", {"device": gateway_device["name"]}, Reason.NOT_AUTHORIZED),
         ("v1/gateway/connect", {"device": tenant_a.device["name"]}, Reason.NOT_AUTHORIZED),
@@ -158,3 +179,87 @@ def test_bad_gateway_messages_get_reason_codes_and_the_connection_survives(
         assert _publish(raw, topic, payload, packet_id).reason_code == reason, (topic, payload)
     assert not _exists(platform, tenant_a, "bad name!")
     assert _publish(raw, "v1/gateway/connect", {"device": _unique("ok")}, 99).reason_code == Reason.SUCCESS
+
+
+def test_tb_gateway_client_reads_attributes_gets_shared_updates_and_claims(
+    platform: Platform, tenant_a: Tenant, mqtt: MqttThread, client: Any
+) -> None:
+    gateway_device = _gateway_device(platform, tenant_a)
+    child_name = _unique("lathe")
+    gw = TBGatewayMqttClient("127.0.0.1", port=mqtt.port, username=gateway_device["token"])
+    answers: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    gw.connect()
+    try:
+        _wait(gw.is_connected)
+        assert gw.gw_connect_device(child_name, "cnc_machine_tool").get() == 0
+        child_id = resolve(platform, tenant_a.id, child_name).id
+        assert gw.gw_send_attributes(child_name, {"firmware": "2.0", "serial": "SN-7"}).get() == 0
+        response = client.put(
+            f"/api/devices/{child_id}/attributes/shared",
+            json={"feed_limit": 80, "mode": "auto"},
+            headers=tenant_a.engineer,
+        )
+        assert response.status_code == 200, response.text
+
+        def answered(content: dict[str, Any], error: Any, *_: Any) -> None:
+            answers.append(content)
+
+        gw.gw_request_client_attributes(child_name, ["firmware", "serial", "absent"], answered)
+        gw.gw_request_shared_attributes(child_name, ["feed_limit"], answered)
+        gw.gw_request_shared_attributes(child_name, [], answered)
+        _wait(lambda: len(answers) == 3)
+        by_id = sorted(answers, key=lambda content: content["id"])
+        assert all(content["device"] == child_name for content in by_id)
+        assert by_id[0]["values"] == {"firmware": "2.0", "serial": "SN-7"}
+        assert by_id[1]["value"] == 80
+        assert by_id[2]["values"] == {"feed_limit": 80, "mode": "auto"}
+
+        gw.gw_subscribe_to_all_attributes(updates.append)
+        response = client.put(
+            f"/api/devices/{child_id}/attributes/shared",
+            json={"feed_limit": 60, "mode": None},
+            headers=tenant_a.engineer,
+        )
+        assert response.status_code == 200, response.text
+        _wait(lambda: bool(updates))
+        assert updates == [{"device": child_name, "data": {"feed_limit": 60, "deleted": ["mode"]}}]
+
+        assert gw.gw_claim(child_name, "open sesame", 60_000).get() == 0
+        attributes = device_api.get_attributes(platform, Principal.system(tenant_a.id), child_id)
+        claim = attributes["client"]["claim"]
+        digest = hashlib.sha256(f"{child_id}:open sesame".encode()).hexdigest()
+        assert claim["secret_sha256"] == digest
+        assert "open sesame" not in json.dumps(claim)
+        response = client.get(
+            "/api/audit",
+            params={"entity_id": child_id, "entity": "client_attributes"},
+            headers=tenant_a.admin,
+        )
+        assert response.status_code == 200, response.text
+        assert any((entry["after"] or {}).get("claim") == claim for entry in response.json()["items"])
+    finally:
+        gw.disconnect()
+
+
+def test_a_request_for_one_absent_key_is_answered_without_a_value(
+    platform: Platform, tenant_a: Tenant, mqtt: MqttThread, raw: RawClient
+) -> None:
+    raw.connect(_gateway_device(platform, tenant_a)["token"])
+    raw.send(mqtt5.SubscribePacket(1, [mqtt5.TopicFilter("v1/gateway/attributes/response")]))
+    assert isinstance(raw.receive(), mqtt5.SubAckPacket)
+    name = _unique("press")
+    request = {"id": 12, "device": name, "client": True, "key": "firmware"}
+    raw.send(
+        mqtt5.PublishPacket(
+            "v1/gateway/attributes/request",
+            json.dumps(request).encode(),
+            qos=mqtt5.QoS.AT_LEAST_ONCE,
+            packet_id=2,
+        )
+    )
+    packets = [raw.receive(), raw.receive()]
+    acks = [p for p in packets if isinstance(p, mqtt5.PubAckPacket)]
+    answers = [p for p in packets if isinstance(p, mqtt5.PublishPacket)]
+    assert [ack.reason_code for ack in acks] == [Reason.SUCCESS]
+    assert [json.loads(p.payload) for p in answers] == [{"id": 12, "device": name}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,8 @@ _PARSERS: list[Callable[[bytes], Any]] = [
     gateway.telemetry_records,
     gateway.attribute_updates,
     gateway.rpc_reply,
+    gateway.attribute_request,
+    gateway.claims,
 ]
 
 _json = st.recursive(
@@ -55,3 +58,39 @@ def test_too_many_devices_in_one_message_is_a_bad_payload() -> None:
     payload = json.dumps({f"d{i}": {"v": 1} for i in range(gateway.MAX_CHILDREN + 1)}).encode()
     with pytest.raises(tbapi.BadPayload):
         gateway.telemetry_records(payload)
+
+
+def test_attribute_requests_parse_and_are_answered_as_thingsboard_does() -> None:
+    one = gateway.attribute_request(b'{"id": 3, "device": "lathe-1", "client": false, "key": "mode"}')
+    assert one == gateway.AttributeRequest(3, "lathe-1", False, ["mode"])
+    assert gateway.attribute_response(one, {"mode": "auto"}) == {
+        "id": 3,
+        "device": "lathe-1",
+        "value": "auto",
+    }
+    assert gateway.attribute_response(one, {}) == {"id": 3, "device": "lathe-1"}
+    many = gateway.attribute_request(b'{"id": "4", "device": "lathe-1", "client": true, "keys": ["a", "b"]}')
+    assert many == gateway.AttributeRequest(4, "lathe-1", True, ["a", "b"])
+    assert gateway.attribute_response(many, {"a": 1}) == {"id": 4, "device": "lathe-1", "values": {"a": 1}}
+    # The IoT Gateway asks for every shared key with an empty list.
+    every = gateway.attribute_request(b'{"id": 5, "device": "lathe-1", "client": false, "keys": []}')
+    assert every.keys is None and not every.single
+
+
+def test_claims_parse_with_thingsboard_defaults_and_keep_only_a_digest() -> None:
+    offers = gateway.claims(
+        b'{"lathe-1": {"secretKey": "s3", "durationMs": 60000}, "lathe-2": {}, "lathe-3": {"durationMs": 0}}'
+    )
+    assert offers == {
+        "lathe-1": gateway.Claim("s3", 60_000),
+        "lathe-2": gateway.Claim("", gateway.DEFAULT_CLAIM_MS),
+        "lathe-3": gateway.Claim("", gateway.DEFAULT_CLAIM_MS),
+    }
+    record = gateway.claim_record("device-id", offers["lathe-1"], 1_700_000_000_000_000)
+    assert record == {
+        "secret_sha256": hashlib.sha256(b"device-id:s3").hexdigest(),
+        "expires": "2023-11-14T22:14:20.000000Z",
+    }
+    too_long = json.dumps({"lathe-1": {"durationMs": gateway.MAX_CLAIM_MS + 1}}).encode()
+    with pytest.raises(tbapi.BadPayload):
+        gateway.claims(too_long)

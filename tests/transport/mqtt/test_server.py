@@ -257,3 +257,25 @@ def test_clean_disconnect_discards_the_will_and_session_resumes(tenant_a: Tenant
     second = RawClient(mqtt.port)
     assert second.connect(tenant_a.device["token"], session_expiry_interval=60).session_present
     second.close()
+
+
+def test_silent_client_is_disconnected_after_one_and_a_half_keep_alives(
+    tenant_a: Tenant, mqtt: MqttThread, raw: RawClient
+) -> None:
+    raw.connect(tenant_a.device["token"], keep_alive=1)
+    started = time.monotonic()
+    packet = raw.receive()  # blocks: the client sends nothing, not even PINGREQ
+    assert isinstance(packet, mqtt5.DisconnectPacket)
+    assert packet.reason_code == mqtt5.DisconnectReasonCode.KEEP_ALIVE_TIMEOUT
+    assert time.monotonic() - started >= 1.5
+    assert raw.receive() is None
+
+
+def test_pings_keep_a_quiet_client_connected(tenant_a: Tenant, mqtt: MqttThread, raw: RawClient) -> None:
+    raw.connect(tenant_a.device["token"], keep_alive=1)
+    for _ in range(4):  # 3.2 s in all: a silent client would have been dropped by now
+        time.sleep(0.8)
+        raw.send(mqtt5.PingReqPacket())
+        assert isinstance(raw.receive(), mqtt5.PingRespPacket)
+    ack = _publish(raw, TELEMETRY, {"spindle_speed": 1200})
+    assert ack.reason_code == mqtt5.PubAckReasonCode.SUCCESS

@@ -5,6 +5,10 @@ worker thread evaluates (``Evaluator``) and writes alarm transitions, and once p
 the time-driven checks (no-data timeouts, ``for_s`` delays). Rules are cached per tenant, dropped
 when they change in this process and reloaded at least every ``reload_s`` so changes made by another
 process are seen too. Notifications go to the ``Notifier``'s own thread.
+
+In a rule worker of a NATS deployment the engine evaluates only the devices of the rule partitions
+the worker holds (``owns``, changed with ``assign``): another worker has the samples of the others,
+so their no-data clocks and hysteresis state must not run here.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ def _nothing() -> None:
     return None
 
 
+def _every_device(_device_id: str) -> bool:
+    return True
+
+
 class _Tick:
     """A request for the time-driven checks; ``queued`` when it came through the queue."""
 
@@ -49,6 +57,7 @@ class RuleEngine:
         notifier: Notifier | None = None,
         tick_s: float = 1.0,
         reload_s: float = 10.0,
+        owns: Callable[[str], bool] = _every_device,
     ) -> None:
         self.platform = platform
         self.notifier = notifier or Notifier()
@@ -63,6 +72,8 @@ class RuleEngine:
         self._unsubscribe: Callable[[], None] = _nothing
         self._last_tick = 0.0
         self._last_scan = 0.0
+        self._owns = owns
+        self._assigned: Callable[[str], bool] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,6 +100,16 @@ class RuleEngine:
                 self._queue.put_nowait(samples)
             except queue.Full:
                 log.error("rule engine queue full; %d samples not evaluated", len(samples))
+
+    def assign(self, owns: Callable[[str], bool]) -> None:
+        """From the next tick on, keep state only for the devices ``owns`` accepts."""
+        with self._lock:
+            self._assigned = owns
+
+    def drain(self) -> None:
+        """Until every batch queued so far is evaluated and its alarms written (a rule worker
+        acknowledges the bus messages only then)."""
+        self._queue.join()
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Until every batch queued so far is evaluated and written (tests, benchmarks)."""
@@ -143,7 +164,7 @@ class RuleEngine:
                     self._evaluator.forget_rule(old.id)
             now = now_us()
             for rule in rules:
-                if rule.device_id is not None:
+                if rule.device_id is not None and self._owns(rule.device_id):
                     self._evaluator.watch(rule, rule.device_id, now)
             self._rules[tenant_id] = (time.monotonic(), rules)
             return rules
@@ -168,6 +189,10 @@ class RuleEngine:
                     self._write(transition)
 
     def _ticks(self, now: int) -> None:
+        with self._lock:
+            assigned, self._assigned = self._assigned, None
+        if assigned is not None:
+            self._reassign(assigned, now)
         if time.monotonic() - self._last_scan > self.reload_s:
             # Tenants whose devices have not sent anything yet still need their no-data checks.
             for tenant_id in tenants_with_rules(self.platform):
@@ -178,6 +203,14 @@ class RuleEngine:
             for rule in self._rules_for(tenant_id):
                 for transition in self._evaluator.on_tick(rule, now):
                     self._write(transition)
+
+    def _reassign(self, owns: Callable[[str], bool], now: int) -> None:
+        self._owns = owns
+        self._evaluator.forget_devices(owns)
+        for _loaded, rules in self._rules.values():
+            for rule in rules:
+                if rule.device_id is not None and owns(rule.device_id):
+                    self._evaluator.watch(rule, rule.device_id, now)
 
     def _write(self, transition: Transition) -> None:
         alarm, outcome = alarms.apply(self.platform, transition)

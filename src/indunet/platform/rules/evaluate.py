@@ -13,7 +13,7 @@ the engine bumps the open alarm's count instead of opening another.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,11 @@ class Evaluator:
 
     def forget_rule(self, rule_id: str) -> None:
         for key in [k for k in self._states if k[0] == rule_id]:
+            del self._states[key]
+
+    def forget_devices(self, keep: Callable[[str], bool]) -> None:
+        """Drop the state of every device ``keep`` refuses."""
+        for key in [k for k in self._states if not keep(k[1])]:
             del self._states[key]
 
     def watch(self, rule: CompiledRule, device_id: str, now_us: int) -> None:

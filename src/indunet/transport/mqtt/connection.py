@@ -1,22 +1,28 @@
 """One device connection: CONNECT and authentication, then the ThingsBoard device API until it ends.
 
-Inbound bytes are split by the sans-I/O ``Framer``; every packet already received is handled as one
-batch, so consecutive telemetry messages become one ``telemetry.ingest`` call (one commit) and their
-PUBACKs go out together, in order, only after that commit. The platform's blocking services run in
-worker threads. Errors in a QoS 1 message are answered with its PUBACK reason code; QoS 0 has no
-acknowledgement, so an error there ends the connection with a DISCONNECT that carries the reason.
-MQTT 3.1.1 clients share this logic (see ``v311``): without reason codes, any refusal of a PUBLISH
-closes their connection, as that standard prescribes.
+Theory of operation: the connection is an asyncio ``Protocol``. Inbound bytes go to the sans-I/O
+``Framer``; ``_pump`` takes packets from it in order. Telemetry (the hot path: thousands of devices,
+each publishing a message and waiting for its PUBACK) is handled without a task switch: consecutive
+telemetry messages become one job for the server's ``GroupCommit`` (one commit shared with every
+other connection's jobs of that round), and their PUBACKs go out together, in order, from the
+round's completion callback, only once the points are durable. Every other packet (CONNECT, attribute
+and RPC traffic, the gateway API, provisioning) runs as a coroutine, one at a time; ``_pump`` takes
+no further packet until the one in hand is done, so replies keep the order of requests. The
+platform's blocking services run in worker threads. Errors in a QoS 1 message are answered with its
+PUBACK reason code; QoS 0 has no acknowledgement, so an error there ends the connection with a
+DISCONNECT that carries the reason. MQTT 3.1.1 clients share this logic (see ``v311``): without
+reason codes, any refusal of a PUBLISH closes their connection, as that standard prescribes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
+import ssl
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import mqtt5
@@ -34,6 +40,7 @@ from indunet.core.errors import (
 from indunet.core.timeutil import now_us
 from indunet.platform import device_api, rpc, telemetry
 from indunet.platform.accounts import principal_from_secret
+from indunet.platform.telemetry import IngestResult
 from indunet.security import Principal
 from indunet.transport.mqtt import codec311, gateway, provision, tbapi, topics, v311
 from indunet.transport.mqtt.codec import (
@@ -41,6 +48,7 @@ from indunet.transport.mqtt.codec import (
     ConnectRefused311,
     Framer,
     MalformedPacket,
+    NeedData,
     ProtocolViolation,
     UnsupportedProtocol,
 )
@@ -56,6 +64,7 @@ MAX_KEEP_ALIVE_S = 600
 _READ_BYTES = 65536
 # CONNACK for MQTT 3.1/3.1.1 clients: "unacceptable protocol version" in their own format.
 _CONNACK_311_BAD_VERSION = b"\x20\x02\x00\x01"
+_PUBACK_SHORT = b"\x40\x02"
 
 
 class Refused(Exception):
@@ -79,15 +88,12 @@ class _Telemetry:
         self.messages.append((packet, start, len(self.records)))
 
 
-class MqttConnection:
-    def __init__(
-        self, server: MqttServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+class MqttConnection(asyncio.Protocol):
+    def __init__(self, server: MqttServer) -> None:
         self.server = server
         self.settings = server.platform.settings
-        self.reader = reader
-        self.writer = writer
         self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
         self.framer = Framer(self.settings.mqtt_max_packet_bytes)
         self.principal: Principal | None = None
         self.device_id = ""
@@ -98,44 +104,86 @@ class MqttConnection:
         self.client_max_packet: int | None = None
         self.keep_alive = 0
         self.closing = False
+        self.connected = False
+        self.busy = False
+        """A coroutine or a group-commit job is in hand: the next packet waits for it."""
+        self.unacked = 0
+        """QoS 1 PUBLISH packets received and not yet acknowledged (receive maximum)."""
+        self.finished: asyncio.Future[None] = self.loop.create_future()
+        self.last_received = self.loop.time()
         self.last_arrival = 0
         self.provisioning = False
         self.gateway: gateway.Gateway | None = None
+        self._connect_timer: asyncio.TimerHandle | None = None
+        self._held: mqtt5.Packet | None = None
 
     @property
     def v311(self) -> bool:
         return self.framer.level == codec311.PROTOCOL_LEVEL
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        try:
-            if await self._handshake():
-                await self._serve()
-        except Refused as exc:
-            self._disconnect(exc.reason, str(exc))
-        except ProtocolViolation as exc:
-            if self.principal is not None:
-                self._disconnect(exc.reason, str(exc))
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
-        except Exception:
-            # A bug must cost this one connection, never the server: log it and tell the client.
-            log.exception("mqtt %s: connection failed", self.client_id or "?")
-            self._disconnect(Disconnect.UNSPECIFIED_ERROR, "internal error")
-        finally:
-            await self._finish()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a stream transport (TCP or TLS)
+        self.server.connection_opened(self)
+        self._connect_timer = self.loop.call_later(CONNECT_TIMEOUT_S, self._connect_timeout)
+
+    def _connect_timeout(self) -> None:
+        if not self.connected and self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = self.loop.time()
+        self.framer.receive_data(data)
+        if self.busy and self.framer.buffered > self.settings.mqtt_max_packet_bytes and self.transport:
+            # Still working on earlier packets: stop reading rather than buffer without bound.
+            self.transport.pause_reading()
+        self._pump()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+        self.closing = True
+        self.loop.create_task(self._finish())
+
+    def pause_writing(self) -> None:
+        # The client does not read its acknowledgements: read no more of its messages until it does.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.busy:
+            self.transport.resume_reading()
 
     async def _finish(self) -> None:
-        if self.principal is not None:
-            self.server.connection_ended(self)
-            if self.will is not None:
-                await self._publish_will(self.will)
-            if self.gateway is not None:
-                await asyncio.to_thread(self.gateway.close)
-            self.server.sessions.keep(self.device_id, self.client_id, self.session, self.session_expiry)
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
+        try:
+            if self.principal is not None:
+                self.server.connection_ended(self)
+                if self.will is not None:
+                    await self._publish_will(self.will)
+                if self.gateway is not None:
+                    await asyncio.to_thread(self.gateway.close)
+                self.server.sessions.keep(self.device_id, self.client_id, self.session, self.session_expiry)
+        finally:
+            self.finished.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        """End the connection the way ``exc`` calls for; a bug costs this one connection, never the server."""
+        if isinstance(exc, Refused):
+            self._disconnect(exc.reason, str(exc))
+        elif isinstance(exc, ProtocolViolation):
+            if self.connected:
+                self._disconnect(exc.reason, str(exc))
+            elif self.transport is not None:
+                self.transport.close()
+        elif isinstance(exc, ConnectionError | ssl.SSLError):
+            if self.transport is not None:
+                self.transport.close()
+        else:
+            log.error("mqtt %s: connection failed", self.client_id or "?", exc_info=exc)
+            self._disconnect(Disconnect.UNSPECIFIED_ERROR, "internal error")
 
     def take_over(self) -> None:
         """Another connection with this client id arrived; it wins (MQTT 5 session takeover)."""
@@ -151,43 +199,37 @@ class MqttConnection:
         self.closing = True
         if reason != Disconnect.NORMAL_DISCONNECTION:
             log.info("mqtt %s: disconnecting (%s): %s", self.client_id or "?", reason.name, message)
-        if not self.v311:  # a 3.1.1 server has no DISCONNECT to send: closing is its only answer
+        if self.connected and not self.v311:  # 3.1.1 has no DISCONNECT to send: closing is its answer
             self._write(mqtt5.DisconnectPacket(reason_code=reason, reason_str=message[:200]).write())
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
     def _write(self, data: bytes) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(data)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     # -- CONNECT ---------------------------------------------------------------------------------------
-    async def _read_connect(self) -> mqtt5.ConnectPacket | None:
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while True:
-            try:
-                packet = self.framer.next_packet()
-            except UnsupportedProtocol:
-                self._write(_CONNACK_311_BAD_VERSION)
-                return None
-            except ConnectRefused311 as exc:
-                self._write(codec311.ConnAck(exc.return_code).write())
-                return None
-            except MalformedPacket:
-                if self.v311:  # [MQTT-3.1.4-1]: a malformed 3.1.1 CONNECT is closed without CONNACK
-                    return None
+    def _connect_packet(self) -> mqtt5.ConnectPacket | NeedData | None:
+        """The CONNECT, NEED_DATA, or None when the first packet was refused (answered, then closed)."""
+        try:
+            packet = self.framer.next_packet()
+        except UnsupportedProtocol:
+            self._write(_CONNACK_311_BAD_VERSION)
+            return None
+        except ConnectRefused311 as exc:
+            self._write(codec311.ConnAck(exc.return_code).write())
+            return None
+        except MalformedPacket:
+            if not self.v311:  # [MQTT-3.1.4-1]: a malformed 3.1.1 CONNECT is closed without CONNACK
                 self._write(mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode.MALFORMED_PACKET).write())
-                return None
-            except ProtocolViolation as exc:
-                self._write(
-                    mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode(exc.reason.value)).write()
-                )
-                return None
-            if packet is not NEED_DATA:
-                assert isinstance(packet, mqtt5.ConnectPacket)  # the framer admits nothing else first
-                return packet
-            data = await asyncio.wait_for(self.reader.read(_READ_BYTES), deadline - time.monotonic())
-            if not data:
-                return None
-            self.framer.receive_data(data)
+            return None
+        except ProtocolViolation as exc:
+            self._write(mqtt5.ConnAckPacket(reason_code=mqtt5.ConnAckReasonCode(exc.reason.value)).write())
+            return None
+        if packet is NEED_DATA:
+            return packet
+        assert isinstance(packet, mqtt5.ConnectPacket)  # the framer admits nothing else first
+        return packet
 
     def _refuse_connect(self, reason: mqtt5.ConnAckReasonCode, message: str) -> bool:
         if self.v311:
@@ -196,10 +238,7 @@ class MqttConnection:
             self._write(mqtt5.ConnAckPacket(reason_code=reason, reason_str=message).write())
         return False
 
-    async def _handshake(self) -> bool:
-        connect = await self._read_connect()
-        if connect is None:
-            return False
+    async def _handshake(self, connect: mqtt5.ConnectPacket) -> bool:
         codes = mqtt5.ConnAckReasonCode
         if connect.username == provision.USERNAME:
             return await self._accept_provisioning(connect)
@@ -232,7 +271,7 @@ class MqttConnection:
             self._write(v311.connack(codes.SUCCESS, resumed is not None))
         else:
             self._write(self._connack_v5(connect, resumed is not None, assigned, keep_alive))
-        await self.writer.drain()
+        self.connected = True
         return True
 
     async def _accept_provisioning(self, connect: mqtt5.ConnectPacket) -> bool:
@@ -247,7 +286,7 @@ class MqttConnection:
             self._write(v311.connack(mqtt5.ConnAckReasonCode.SUCCESS))
         else:
             self._write(self._connack_v5(connect, False, assigned, self.keep_alive))
-        await self.writer.drain()
+        self.connected = True
         return True
 
     def _connack_v5(
@@ -268,53 +307,75 @@ class MqttConnection:
         ).write()
 
     # -- packets ---------------------------------------------------------------------------------------
-    async def _serve(self) -> None:
-        timeout = self.keep_alive * 1.5
-        while not self.closing:
-            packets: list[mqtt5.Packet] = []
-            violation: ProtocolViolation | None = None
-            try:
-                while (packet := self.framer.next_packet()) is not NEED_DATA:
-                    packets.append(packet)
-            except ProtocolViolation as exc:
-                violation = exc
-            if packets:
-                await self._handle(packets)
-                await self.writer.drain()
-            if violation is not None:
-                raise violation
-            if self.closing:
-                return
-            try:
-                data = await asyncio.wait_for(self.reader.read(_READ_BYTES), timeout)
-            except TimeoutError:
-                self._disconnect(Disconnect.KEEP_ALIVE_TIMEOUT, "nothing received within 1.5 x keep alive")
-                return
-            if not data:
-                return
-            self.framer.receive_data(data)
+    def check_keep_alive(self, now: float) -> None:
+        """Called by the server's sweep: [MQTT-3.1.2-22], nothing for 1.5 x keep alive ends the connection."""
+        if self.keep_alive and now - self.last_received > self.keep_alive * 1.5:
+            self._disconnect(Disconnect.KEEP_ALIVE_TIMEOUT, "nothing received within 1.5 x keep alive")
 
-    async def _handle(self, packets: list[mqtt5.Packet]) -> None:
-        inflight = sum(1 for p in packets if isinstance(p, mqtt5.PublishPacket) and p.qos)
-        if inflight > self.settings.mqtt_receive_maximum:
-            raise Refused(Disconnect.RECEIVE_MAX_EXCEEDED, "more unacknowledged QoS 1 messages than allowed")
-        if self.provisioning:
-            for packet in packets:
-                await self._provisioning_packet(packet)
+    def _pump(self) -> None:
+        """Handle the packets received so far, in order, until one has to wait (see the module docstring)."""
+        try:
+            while not self.busy and not self.closing:
+                if not self.connected:
+                    connect = self._connect_packet()
+                    if connect is NEED_DATA:
+                        return
+                    if connect is None:
+                        self._disconnect(Disconnect.NORMAL_DISCONNECTION, "")
+                        return
+                    self._start(self._connect(connect))
+                    continue
+                packet = self._next()
+                if packet is NEED_DATA:
+                    if self.transport is not None:
+                        self.transport.resume_reading()
+                    return
+                if (
+                    isinstance(packet, mqtt5.PublishPacket)
+                    and packet.topic == topics.TELEMETRY
+                    and not self.provisioning
+                ):
+                    self._telemetry(packet)
+                elif self.provisioning:
+                    self._start(self._provisioning_packet(packet))
+                else:
+                    self._start(self._handle_one(packet))
+        except Exception as exc:
+            self._fail(exc)
+
+    def _next(self) -> mqtt5.Packet | NeedData:
+        """The next packet to handle: one put back by ``_telemetry``, else the next from the framer."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            return held
+        packet = self.framer.next_packet()
+        if isinstance(packet, mqtt5.PublishPacket) and packet.qos:
+            self.unacked += 1
+            if self.unacked > self.settings.mqtt_receive_maximum:
+                raise Refused(Disconnect.RECEIVE_MAX_EXCEEDED, "more unacknowledged QoS 1 messages than allowed")
+        return packet
+
+    def _start(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` (the handling of one packet); the next packet waits until it is done."""
+        self.busy = True
+        task = self.loop.create_task(work)
+        self.server.track(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.busy = False
+        if task.cancelled():
             return
-        batch = _Telemetry()
-        for packet in packets:
-            if isinstance(packet, mqtt5.PublishPacket) and packet.topic == topics.TELEMETRY:
-                records = self._telemetry_records(packet)
-                if records is not None:
-                    batch.add(packet, records)
-                continue
-            if batch.messages:
-                await self._ingest(batch)
-                batch = _Telemetry()
-            await self._handle_one(packet)
-        if batch.messages:
-            await self._ingest(batch)
+        exc = task.exception()
+        if exc is not None:
+            self._fail(exc)
+            return
+        self._pump()
+
+    async def _connect(self, connect: mqtt5.ConnectPacket) -> None:
+        if not await self._handshake(connect):
+            self._disconnect(Disconnect.NORMAL_DISCONNECTION, "")
 
     async def _handle_one(self, packet: mqtt5.Packet) -> None:
         if isinstance(packet, mqtt5.PublishPacket):
@@ -331,6 +392,8 @@ class MqttConnection:
             if packet.session_expiry_interval is not None:
                 self.session_expiry = packet.session_expiry_interval
             self.closing = True
+            if self.transport is not None:
+                self.transport.close()
         elif isinstance(packet, mqtt5.PubAckPacket):
             pass  # the server sends QoS 0 only; a stray PUBACK acknowledges nothing and harms nothing
         else:
@@ -368,6 +431,8 @@ class MqttConnection:
         return None
 
     def _ack(self, packet: mqtt5.PublishPacket, reason: PubAck = PubAck.SUCCESS, message: str = "") -> None:
+        if packet.qos:
+            self.unacked -= 1
         if self.v311:
             if reason.value >= 0x80:
                 raise Refused(Disconnect(reason.value), message or reason.name)
@@ -377,6 +442,10 @@ class MqttConnection:
             return
         if packet.qos == mqtt5.QoS.AT_LEAST_ONCE:
             assert packet.packet_id is not None
+            if reason == PubAck.SUCCESS and not message:
+                # [MQTT-3.4.2.1]: success without properties is the 4-byte short form.
+                self._write(_PUBACK_SHORT + packet.packet_id.to_bytes(2, "big"))
+                return
             self._write(
                 mqtt5.PubAckPacket(
                     packet.packet_id, reason_code=reason, reason_str=message[:200] or None
@@ -403,16 +472,43 @@ class MqttConnection:
                 record["ts"] = self.last_arrival
         return records
 
-    async def _ingest(self, batch: _Telemetry) -> None:
+    def _telemetry(self, first: mqtt5.PublishPacket) -> None:
+        """``first`` and the telemetry messages right behind it become one group-commit job."""
         assert self.principal is not None
+        batch = _Telemetry()
+        packet: mqtt5.Packet | NeedData = first
+        while True:
+            assert isinstance(packet, mqtt5.PublishPacket)
+            records = self._telemetry_records(packet)
+            if records is not None:
+                batch.add(packet, records)
+            packet = self._next()
+            if packet is NEED_DATA:
+                break
+            if not (isinstance(packet, mqtt5.PublishPacket) and packet.topic == topics.TELEMETRY):
+                self._held = packet
+                break
+        if batch.messages:
+            self.busy = True
+            self.server.group_commit.submit(self.principal, batch.records, partial(self._committed, batch))
+
+    def _committed(self, batch: _Telemetry, outcome: IngestResult | BaseException) -> None:
+        """Group commit is done with ``batch``: acknowledge its messages in order, then go on."""
+        self.busy = False
         try:
-            result = await asyncio.to_thread(
-                telemetry.ingest, self.server.platform, self.principal, batch.records
-            )
-        except IndunetError as exc:
-            for packet, _, _ in batch.messages:
-                self._ack(packet, PubAck.UNSPECIFIED_ERROR, exc.message)
+            if isinstance(outcome, IndunetError):
+                for packet, _, _ in batch.messages:
+                    self._ack(packet, PubAck.UNSPECIFIED_ERROR, outcome.message)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                self._acknowledge(batch, outcome)
+        except Exception as exc:
+            self._fail(exc)
             return
+        self._pump()
+
+    def _acknowledge(self, batch: _Telemetry, result: IngestResult) -> None:
         rejected: dict[int, list[dict[str, Any]]] = {}
         for entry in result.rejected:
             rejected.setdefault(entry["record"], []).append(entry)
@@ -482,6 +578,10 @@ class MqttConnection:
                 await asyncio.to_thread(gw.disconnect, gateway.connect_request(payload)[0])
             elif topic == gateway.ATTRIBUTES:
                 await asyncio.to_thread(gw.set_attributes, gateway.attribute_updates(payload))
+            elif topic == gateway.ATTRIBUTES_REQUEST:
+                await asyncio.to_thread(gw.answer_attributes, gateway.attribute_request(payload))
+            elif topic == gateway.CLAIM:
+                await asyncio.to_thread(gw.claim, gateway.claims(payload))
             elif topic == gateway.RPC:
                 gw.answer(*gateway.rpc_reply(payload))
             else:

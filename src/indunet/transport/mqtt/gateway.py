@@ -7,19 +7,27 @@ indunet has no use for). An existing device is taken as a child only when it car
 label, so a gateway cannot write for devices it does not own. Each child acts with a device principal
 of its own, so ingest, attributes and audit see the child, not the gateway.
 
+A child's attributes are read back with ``attributes/request`` (one scope per request, as in
+ThingsBoard). ``claim`` is ThingsBoard's device claiming: the device offers itself to whoever presents
+its secret before a deadline. indunet has no customers to hand a device to, so a claim is recorded,
+not acted on: the child's client attribute ``claim`` holds the SHA-256 of ``<device id>:<secret>`` and
+the deadline (audited like every attribute write; the secret itself is never stored), so an operator
+given the secret out of band can check that this device offered it, and when.
+
 Payload parsing here is pure; ``Gateway`` holds the children of one connection and does the blocking
 platform calls (run it in a worker thread).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from indunet.core.errors import IndunetError, InvalidInput, NotFound, PermissionDenied
-from indunet.core.timeutil import now_us
+from indunet.core.timeutil import US_PER_MS, now_us, to_rfc3339
 from indunet.platform import device_api, devicetypes, telemetry
 from indunet.platform.devices import create_device, get_device, resolve
 from indunet.platform.naming import check_device_name
@@ -34,12 +42,21 @@ CONNECT = "v1/gateway/connect"
 DISCONNECT = "v1/gateway/disconnect"
 TELEMETRY = "v1/gateway/telemetry"
 ATTRIBUTES = "v1/gateway/attributes"
+ATTRIBUTES_REQUEST = "v1/gateway/attributes/request"
+ATTRIBUTES_RESPONSE = "v1/gateway/attributes/response"
 RPC = "v1/gateway/rpc"
+CLAIM = "v1/gateway/claim"
 
 MAX_CHILDREN = 1000
 """Children one gateway connection may speak for; a bound on the state a single token can create."""
 
 LABEL = "gateway"
+
+CLAIM_ATTRIBUTE = "claim"
+DEFAULT_CLAIM_MS = 86_400_000
+"""ThingsBoard's default claim window (a day), used when a claim names none."""
+MAX_CLAIM_MS = 30 * DEFAULT_CLAIM_MS
+MAX_SECRET_CHARS = 256
 
 
 # -- payloads ------------------------------------------------------------------------------------------
@@ -87,17 +104,100 @@ def attribute_updates(payload: bytes) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _request_id(value: Any, what: str) -> int:
+    if isinstance(value, str) and value.isdigit() and len(value) <= 9:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**9:
+        raise tbapi.BadPayload(f"{what} needs a numeric 'id'")
+    return value
+
+
 def rpc_reply(payload: bytes) -> tuple[str, int, Any]:
     """(child name, request id, answer) of ``{"device", "id", "data"}``."""
     data = tbapi.parse_json(payload)
     if not isinstance(data, dict):
         raise tbapi.BadPayload("an RPC reply is an object {device, id, data}")
-    number = data.get("id")
-    if isinstance(number, str) and number.isdigit() and len(number) <= 9:
-        number = int(number)
-    if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < 10**9:
-        raise tbapi.BadPayload("an RPC reply needs its request's numeric 'id'")
-    return _name(data.get("device")), number, data.get("data")
+    return _name(data.get("device")), _request_id(data.get("id"), "an RPC reply"), data.get("data")
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeRequest:
+    """One ``attributes/request``; ``keys`` None asks for every key of the scope."""
+
+    id: int
+    device: str
+    client: bool
+    keys: list[str] | None
+
+    @property
+    def single(self) -> bool:
+        """Answered with one ``value``: ThingsBoard does so for one key, and its clients expect it."""
+        return self.keys is not None and len(self.keys) == 1
+
+
+def attribute_request(payload: bytes) -> AttributeRequest:
+    """``{"id", "device", "client": bool, "key": k}`` or ``... "keys": [k, ...]`` (empty: all keys)."""
+    data = tbapi.parse_json(payload)
+    if not isinstance(data, dict):
+        raise tbapi.BadPayload("an attribute request is an object {id, device, client, key or keys}")
+    number = _request_id(data.get("id"), "an attribute request")
+    client = data.get("client", False)
+    if not isinstance(client, bool):
+        raise tbapi.BadPayload("'client' is true (client scope) or false (shared scope)")
+    keys: list[str] | None
+    if "key" in data:
+        if not isinstance(data["key"], str) or not data["key"]:
+            raise tbapi.BadPayload("'key' must be an attribute name")
+        keys = [data["key"]]
+    else:
+        keys = data.get("keys")
+        if keys is not None and (
+            not isinstance(keys, list)
+            or len(keys) > device_api.MAX_KEYS
+            or not all(isinstance(key, str) and key for key in keys)
+        ):
+            raise tbapi.BadPayload(f"'keys' must be a list of at most {device_api.MAX_KEYS} attribute names")
+        keys = keys or None
+    return AttributeRequest(number, _name(data.get("device")), client, keys)
+
+
+def attribute_response(request: AttributeRequest, found: dict[str, Any]) -> dict[str, Any]:
+    """The answer to ``request``; a key the device does not have is left out (no ``value`` at all)."""
+    out: dict[str, Any] = {"id": request.id, "device": request.device}
+    if not request.single:
+        out["values"] = found
+    elif found:
+        out["value"] = next(iter(found.values()))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    secret: str
+    duration_ms: int
+
+
+def claims(payload: bytes) -> dict[str, Claim]:
+    """``{"child": {"secretKey": s, "durationMs": n}, ...}``; a missing secret is empty, as in
+    ThingsBoard, and a missing or zero duration is ThingsBoard's default of a day."""
+    out: dict[str, Claim] = {}
+    for name, value in _per_device(payload).items():
+        if not isinstance(value, dict):
+            raise tbapi.BadPayload(f"the claim of {name!r} must be an object {{secretKey, durationMs}}")
+        secret = value.get("secretKey", "")
+        if not isinstance(secret, str) or len(secret) > MAX_SECRET_CHARS:
+            raise tbapi.BadPayload(f"'secretKey' must be text of at most {MAX_SECRET_CHARS} characters")
+        duration = value.get("durationMs", 0)
+        if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= MAX_CLAIM_MS:
+            raise tbapi.BadPayload(f"'durationMs' must be 0..{MAX_CLAIM_MS} milliseconds (0: a day)")
+        out[name] = Claim(secret, duration or DEFAULT_CLAIM_MS)
+    return out
+
+
+def claim_record(device_id: str, claim: Claim, at_us: int) -> dict[str, Any]:
+    """What is kept of a claim: a digest of the secret bound to the device, and its deadline."""
+    digest = hashlib.sha256(f"{device_id}:{claim.secret}".encode()).hexdigest()
+    return {"secret_sha256": digest, "expires": to_rfc3339(at_us + claim.duration_ms * US_PER_MS)}
 
 
 def rpc_request(name: str, request_id: int, method: str, params: Any) -> dict[str, Any]:
@@ -218,6 +318,21 @@ class Gateway:
     def set_attributes(self, updates: dict[str, dict[str, Any]]) -> None:
         for name, values in updates.items():
             device_api.set_client_attributes(self.platform, self.child(name).principal, values)
+
+    def answer_attributes(self, request: AttributeRequest) -> None:
+        """Read one scope of a child's attributes, as the child, and publish the answer."""
+        child = self.child(request.device)
+        scope = "client" if request.client else "shared"
+        found = device_api.get_attributes(
+            self.platform, child.principal, child.id, request.keys, request.keys, (scope,)
+        )[scope]
+        self._post(ATTRIBUTES_RESPONSE, attribute_response(request, found))
+
+    def claim(self, offers: dict[str, Claim]) -> None:
+        for name, offer in offers.items():
+            child = self.child(name)
+            record = claim_record(child.id, offer, now_us())
+            device_api.set_client_attributes(self.platform, child.principal, {CLAIM_ATTRIBUTE: record})
 
     def answer(self, name: str, request_id: int, result: Any) -> None:
         child = self.known(name)

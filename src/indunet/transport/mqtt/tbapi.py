@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from indunet.platform.telemetry_formats import Record
 
 
@@ -14,8 +16,8 @@ class BadPayload(ValueError):
 
 def parse_json(payload: bytes) -> Any:
     try:
-        return json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise BadPayload(f"payload is not JSON: {exc}") from None
 
 
