@@ -23,7 +23,8 @@ DOCS = HERE.parent / "docs" / "benchmarks.md"
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "mqtt_ingest": (
         "Telemetry ingest over MQTT",
-        "QoS 1 publish -> PUBACK after commit vs Mosquitto relaying the same messages",
+        "5,000 devices, QoS 1 publish -> PUBACK after commit (embedded and NATS modes), latency at a fixed "
+        "rate, memory under 10x quota overload; vs Mosquitto taking the same messages from the same generator",
     ),
     "http_ingest": (
         "Telemetry ingest over HTTP",

@@ -12,7 +12,7 @@ from tests.helpers import Tenant
 from indunet.core.errors import Conflict, InvalidInput
 from indunet.platform import devices, rpc_poll, telemetry
 from indunet.platform.commands import CommandCall, PointWrite, check
-from indunet.platform.models import builtin_types, compile_validator
+from indunet.platform.models import Command, DataType, Param, builtin_types, compile_validator
 from indunet.platform.rpc import RpcRouter, RpcTimeout, answer_client_rpc
 from indunet.platform.rpc_poll import PollChannel
 from indunet.platform.runtime import Platform
@@ -81,6 +81,11 @@ CNC = compile_validator(next(t for t in builtin_types() if t.name == "cnc_machin
         ("set_feed_override", {"percent": 80}, CommandCall("set_feed_override", {"percent": 80})),
         ("reset_part_count", None, CommandCall("reset_part_count", {})),
         ("stop_program", {}, CommandCall("stop_program", {})),
+        # Bare params (ThingsBoard style): a point's value, or a one-parameter command's only param.
+        ("spindle_override", 110, PointWrite("spindle_override", 110)),
+        ("set_feed_override", 80, CommandCall("set_feed_override", {"percent": 80})),
+        ("start_program", "O1000", CommandCall("start_program", {"program_name": "O1000"})),
+        ("reset_part_count", 0, CommandCall("reset_part_count", {"value": 0})),
     ],
 )
 def test_commands_the_model_declares_pass(method: str, params: Any, expected: object) -> None:
@@ -97,7 +102,13 @@ def test_commands_the_model_declares_pass(method: str, params: Any, expected: ob
         ("setValue", {"point": "spindle_override"}, "error.rpc_bad_params", "setValue takes"),
         ("spindle_override", {"value": 130.0}, "error.telemetry.out_of_range", "outside [50, 120]"),
         ("spindle_override", {"value": "fast"}, "error.telemetry.wrong_type", "expected a number"),
-        ("spindle_override", 110, "error.rpc_bad_params", "takes params"),
+        ("spindle_override", None, "error.rpc_bad_params", "or the bare value"),
+        ("spindle_override", {"value": 110, "x": 1}, "error.rpc_bad_params", "takes params"),
+        ("spindle_override", 130, "error.telemetry.out_of_range", "outside [50, 120]"),
+        ("spindle_override", [110], "error.telemetry.wrong_type", "expected a number"),
+        ("spindle_speed", 100.0, "error.rpc_read_only", "read-only"),
+        ("reboot", 1, "error.rpc_unknown_method", "no command or point 'reboot'"),
+        ("setValue", 110, "error.rpc_bad_params", "setValue takes"),
         ("set_feed_override", {}, "error.rpc_bad_params", "requires param 'percent'"),
         ("set_feed_override", {"percent": 151}, "error.rpc_bad_params", "outside [0, 150]"),
         ("set_feed_override", {"percent": True}, "error.rpc_bad_params", "expected a number"),
@@ -105,6 +116,10 @@ def test_commands_the_model_declares_pass(method: str, params: Any, expected: ob
         ("start_program", {"program_name": 7}, "error.rpc_bad_params", "expected a string"),
         ("reset_part_count", {"value": 1.5}, "error.rpc_bad_params", "expected an integer"),
         ("stop_program", [1], "error.rpc_bad_params", "object of params"),
+        ("stop_program", 1, "error.rpc_bad_params", "bare value only when it declares exactly one"),
+        ("set_feed_override", 151, "error.rpc_bad_params", "outside [0, 150]"),
+        ("set_feed_override", "fast", "error.rpc_bad_params", "expected a number"),
+        ("start_program", 7, "error.rpc_bad_params", "expected a string"),
     ],
 )
 def test_commands_outside_the_model_are_refused_with_the_reason(
@@ -114,6 +129,22 @@ def test_commands_outside_the_model_are_refused_with_the_reason(
         check(CNC, method, params)
     assert caught.value.key == key
     assert says in caught.value.message
+
+
+def test_a_bare_value_is_refused_by_a_command_of_several_params() -> None:
+    jog = Command(
+        name="jog",
+        description="Move one axis.",
+        params=(Param(name="axis", data_type=DataType.STRING), Param(name="mm", data_type=DataType.FLOAT)),
+    )
+    machine = CNC.device_type.model_copy(update={"commands": (*CNC.device_type.commands, jog)})
+    with pytest.raises(InvalidInput) as caught:
+        check(compile_validator(machine), "jog", 5.0)
+    assert caught.value.key == "error.rpc_bad_params"
+    assert "bare value only when it declares exactly one" in caught.value.message
+    assert check(compile_validator(machine), "jog", {"axis": "x", "mm": 5.0}) == CommandCall(
+        "jog", {"axis": "x", "mm": 5.0}
+    )
 
 
 class FakeWriter:

@@ -96,6 +96,8 @@ def test_shared_attributes_round_trip_and_other_tenant_sees_nothing(
         ({"method": "spindle_override", "params": {"value": "fast"}}, "expected a number"),
         ({"method": "set_spindle_override", "params": {}}, "requires param 'percent'"),
         ({"method": "start_program", "params": {"program_name": 3}}, "expected a string"),
+        ({"method": "set_spindle_override", "params": 130}, "outside [50, 120]"),
+        ({"method": "spindle_speed", "params": 10.0}, "read-only"),
     ],
 )
 def test_commands_outside_the_model_are_422_before_sending_and_audited(
@@ -138,10 +140,17 @@ def test_answered_call_returns_the_result(platform: Platform, client: TestClient
             json={"method": "set_feed_override", "params": {"percent": 90}},
             headers=tenant_b.engineer,
         )
+        # A bare value is checked against the point and reaches the device as it was given.
+        bare = client.post(
+            f"/api/devices/{device}/rpc",
+            json={"method": "feed_override", "params": 90},
+            headers=tenant_b.engineer,
+        )
     finally:
         router.unregister(device, channel)
     assert response.status_code == 200
     assert response.json() == {"result": {"applied": {"percent": 90}}}
+    assert bare.status_code == 200 and bare.json() == {"result": {"applied": 90}}
 
 
 class FakeSparkplug:

@@ -3,14 +3,17 @@
 The convention, for every transport:
 
 - ``setValue`` with params ``{"point": name, "value": v}`` writes one point;
-- a method named after a point, with params ``{"value": v}``, writes that point (ThingsBoard style,
-  e.g. ``{"method": "spindle_override", "params": {"value": 110}}``);
+- a method named after a point, with params ``{"value": v}`` or the bare value ``v``, writes that
+  point (ThingsBoard style, e.g. ``{"method": "spindle_override", "params": 110}``);
 - a method named after one of the type's ``commands`` invokes it; its params are an object holding
   each declared parameter (required ones must be there, no others), each checked for type and range.
+  A command declaring exactly one parameter also takes that parameter's bare value (``"params": 80``).
 
-A written point must be ``read_write`` and the value must pass the point's validator (type, range).
-Any other method is refused: a device only receives commands its model declares. A command and a
-point of the same name resolve to the command.
+Point and parameter values are scalars (bool, int, float, string), so an object is never taken for a
+bare value: nothing is guessed. The params go to the device as the caller wrote them. A written
+point must be ``read_write`` and the value must pass the point's validator (type, range). Any other
+method is refused: a device only receives commands its model declares, so a type without commands
+takes point writes only. A command and a point of the same name resolve to the command.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class PointWrite:
 
 @dataclass(frozen=True, slots=True)
 class CommandCall:
-    """A checked invocation of a declared command."""
+    """A checked invocation of a declared command, ``params`` by name (a bare value under its param's)."""
 
     command: str
     params: dict[str, Any]
@@ -68,11 +71,12 @@ def check(validator: Validator, method: str, params: Any) -> Checked:
             )
         return _write(validator, params["point"], params["value"])
     if device_type.point(method) is not None:
-        if not isinstance(params, dict) or set(params) != {"value"}:
+        if params is None or (isinstance(params, dict) and set(params) != {"value"}):
             raise InvalidInput(
-                f'writing point {method!r} takes params {{"value": v}}', key="error.rpc_bad_params"
+                f'writing point {method!r} takes params {{"value": v}} or the bare value',
+                key="error.rpc_bad_params",
             )
-        return _write(validator, method, params["value"])
+        return _write(validator, method, params["value"] if isinstance(params, dict) else params)
     raise InvalidInput(
         f"{device_type.name} declares no command or point {method!r}",
         key="error.rpc_unknown_method",
@@ -95,8 +99,14 @@ def _write(validator: Validator, point: str, value: Any) -> PointWrite:
 def _check_params(device_type: DeviceType, command: Command, params: Any) -> dict[str, Any]:
     if params is None:
         params = {}
-    if not isinstance(params, dict):
-        raise InvalidInput(f"command {command.name!r} takes an object of params", key="error.rpc_bad_params")
+    elif not isinstance(params, dict):
+        if len(command.params) != 1:
+            raise InvalidInput(
+                f"command {command.name!r} takes an object of params"
+                " (a bare value only when it declares exactly one)",
+                key="error.rpc_bad_params",
+            )
+        params = {command.params[0].name: params}
     declared = {p.name for p in command.params}
     unknown = sorted(set(params) - declared)
     if unknown:

@@ -113,6 +113,12 @@ class GroupCommit:
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+        # A runner cancelled before its first step never ran its clean-up: do it here.
+        self._runner = None
+        gone = StorageError("the server is shutting down", key="error.storage")
+        for job in self._queue:
+            _tell(job, gone)
+        self._queue.clear()
 
     async def _run(self) -> None:
         jobs: list[_Job] = []

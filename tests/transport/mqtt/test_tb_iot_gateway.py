@@ -31,8 +31,10 @@ from indunet.transport.mqtt import MqttThread
 DEADLINE_S = 60.0
 HOLDING, INPUT = 3, 4  # pymodbus datastore function codes for the two register tables
 # Input registers 0 and 1: temperature and pressure in tenths; holding registers: 1 serial number,
-# 5 and 6 the two meters' setpoints (written by the gateway), 10 a counter read by RPC.
+# 5 and 6 the two meters' setpoints (written by the gateway), 10 a counter read by RPC, 12 and 13 a
+# pressure limit and a valve output written by RPC.
 TEMPERATURE_TENTHS, PRESSURE_TENTHS, SERIAL, COUNTER = 215, 1234, 4242, 777
+LIMIT_REGISTER, OUTPUT_REGISTER = 12, 13
 
 METER_TYPE = {
     "name": "tb_modbus_meter",
@@ -50,8 +52,23 @@ METER_TYPE = {
             "max": 150,
         },
         {"name": "pressure", "description": "Line pressure.", "data_type": "float", "min": 0, "max": 1000},
+        {
+            "name": "valve_output",
+            "description": "Valve output in percent, set by RPC.",
+            "data_type": "int",
+            "min": 0,
+            "max": 100,
+            "access": "read_write",
+        },
     ],
-    "commands": [{"name": "read_counter", "description": "Read the pulse counter register."}],
+    "commands": [
+        {"name": "read_counter", "description": "Read the pulse counter register."},
+        {
+            "name": "set_pressure_limit",
+            "description": "Write the pressure limit register.",
+            "params": [{"name": "limit", "data_type": "int", "min": 0, "max": 1000}],
+        },
+    ],
 }
 
 
@@ -116,7 +133,12 @@ def _slave(port: int, name: str, setpoint_address: int) -> dict[str, Any]:
         ],
         "attributes": [{"tag": "serial", "functionCode": 3, "address": 1, **register}],
         "attributeUpdates": [{"tag": "setpoint", "functionCode": 6, "address": setpoint_address, **register}],
-        "rpc": [{"tag": "read_counter", "functionCode": 3, "address": 10, **register}],
+        # The connector matches an RPC's method to a tag and writes the RPC's params, a bare value.
+        "rpc": [
+            {"tag": "read_counter", "functionCode": 3, "address": 10, **register},
+            {"tag": "set_pressure_limit", "functionCode": 6, "address": LIMIT_REGISTER, **register},
+            {"tag": "valve_output", "functionCode": 6, "address": OUTPUT_REGISTER, **register},
+        ],
     }
 
 
@@ -291,6 +313,28 @@ def test_thingsboard_iot_gateway_brings_a_modbus_meter_into_indunet(
         )
         # The connector's own answer, as the gateway sent it on v1/gateway/rpc.
         assert answer == {"result": {"result": {"value": COUNTER}}}
+
+        # Writes by RPC take the bare value the connector needs ("params": 640), checked first against
+        # the one-parameter command or the read-write point the method names.
+        def rpc(method: str, params: Any) -> Any:
+            return client.post(
+                f"/api/devices/{meter['id']}/rpc",
+                json={"method": method, "params": params, "timeout_ms": 20000},
+                headers=engineer,
+            )
+
+        for method, value, register in (
+            ("set_pressure_limit", 640, LIMIT_REGISTER),
+            ("valve_output", 42, OUTPUT_REGISTER),
+        ):
+            # After the write the connector answers with the params it got: the bare value, as sent.
+            assert _json(rpc(method, value)) == {"result": {"result": {"value": value}}}
+            assert modbus.holding(register) == value
+        refused = rpc("set_pressure_limit", 5000)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "outside [0, 1000]" in refused.json()["detail"]
+        assert modbus.holding(LIMIT_REGISTER) == 640
         assert gateway.process.poll() is None, gateway.log_tail()
     finally:
         gateway.stop()

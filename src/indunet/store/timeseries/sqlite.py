@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+import orjson
+
 from indunet.core.errors import InvalidInput, StorageError
 from indunet.store.timeseries.base import (
     DAY_US,
@@ -56,7 +58,12 @@ _APPLIED_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS ts_applied_at ON ts_applied (applied_at)",
 )
 _CLAIM = "INSERT OR IGNORE INTO ts_applied (msg_id, applied_at) VALUES (?, ?)"
-_INSERT = "INSERT OR REPLACE INTO ts_point (series_id, ts, num, text) VALUES (?, ?, ?, ?)"
+# All rows in one statement from one JSON array: executemany releases and retakes the GIL around every
+# row's sqlite3_step, and beside a busy event-loop thread each retake waits; one step waits once.
+_INSERT_JSON = (
+    "INSERT OR REPLACE INTO ts_point (series_id, ts, num, text)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)"
+)
 _RAW = "SELECT ts, num, text FROM ts_point WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts {} LIMIT ?"
 _RAW_ASC, _RAW_DESC = _RAW.format("ASC"), _RAW.format("DESC")
 _LATEST = "SELECT ts, num, text FROM ts_point WHERE series_id = ? ORDER BY ts DESC LIMIT 1"
@@ -153,7 +160,7 @@ class SqliteTimeseries(TimeseriesStore):
             # writer in another process waits (busy_timeout) instead of failing mid-transaction.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                conn.execute(_INSERT_JSON, (_json_rows(rows),))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -172,7 +179,7 @@ class SqliteTimeseries(TimeseriesStore):
             try:
                 for key, rows in batches:
                     if conn.execute(_CLAIM, (key, applied_us)).rowcount == 1:
-                        conn.executemany(_INSERT, rows)
+                        conn.execute(_INSERT_JSON, (_json_rows(rows),))
                         stored.append(key)
                 conn.execute("COMMIT")
             except BaseException:
@@ -290,3 +297,10 @@ def _translate(*, bad_rows: bool = False) -> Iterator[None]:
         raise InvalidInput(f"rows must be (series_id, ts_us, num, text): {exc}") from exc
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"time-series database failed: {exc}") from exc
+
+
+def _json_rows(rows: Sequence[Row]) -> bytes:
+    try:
+        return orjson.dumps(rows)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise InvalidInput(f"rows are not storable: {exc}") from exc

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
+CLOSE_GRACE_S = 5.0
+"""How long a closing connection may take to flush what it was sent before it is cut off."""
 MAX_KEEP_ALIVE_S = 600
 _READ_BYTES = 65536
 # CONNACK for MQTT 3.1/3.1.1 clients: "unacceptable protocol version" in their own format.
@@ -107,6 +109,7 @@ class MqttConnection(asyncio.Protocol):
         self.connected = False
         self.busy = False
         """A coroutine or a group-commit job is in hand: the next packet waits for it."""
+        self.write_paused = False
         self.unacked = 0
         """QoS 1 PUBLISH packets received and not yet acknowledged (receive maximum)."""
         self.finished: asyncio.Future[None] = self.loop.create_future()
@@ -128,8 +131,8 @@ class MqttConnection(asyncio.Protocol):
         self._connect_timer = self.loop.call_later(CONNECT_TIMEOUT_S, self._connect_timeout)
 
     def _connect_timeout(self) -> None:
-        if not self.connected and self.transport is not None:
-            self.transport.close()
+        if not self.connected:
+            self._close()
 
     def data_received(self, data: bytes) -> None:
         self.last_received = self.loop.time()
@@ -146,14 +149,17 @@ class MqttConnection(asyncio.Protocol):
         if self._connect_timer is not None:
             self._connect_timer.cancel()
         self.closing = True
+        self.transport = None
         self.loop.create_task(self._finish())
 
     def pause_writing(self) -> None:
         # The client does not read its acknowledgements: read no more of its messages until it does.
+        self.write_paused = True
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
         if self.transport is not None and not self.busy:
             self.transport.resume_reading()
 
@@ -176,11 +182,10 @@ class MqttConnection(asyncio.Protocol):
         elif isinstance(exc, ProtocolViolation):
             if self.connected:
                 self._disconnect(exc.reason, str(exc))
-            elif self.transport is not None:
-                self.transport.close()
+            else:
+                self._close()
         elif isinstance(exc, ConnectionError | ssl.SSLError):
-            if self.transport is not None:
-                self.transport.close()
+            self._close()
         else:
             log.error("mqtt %s: connection failed", self.client_id or "?", exc_info=exc)
             self._disconnect(Disconnect.UNSPECIFIED_ERROR, "internal error")
@@ -201,8 +206,18 @@ class MqttConnection(asyncio.Protocol):
             log.info("mqtt %s: disconnecting (%s): %s", self.client_id or "?", reason.name, message)
         if self.connected and not self.v311:  # 3.1.1 has no DISCONNECT to send: closing is its answer
             self._write(mqtt5.DisconnectPacket(reason_code=reason, reason_str=message[:200]).write())
-        if self.transport is not None:
-            self.transport.close()
+        self._close()
+
+    def _close(self) -> None:
+        """Close after the pending writes; a client that never reads them is cut off after a grace."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+            self.loop.call_later(CLOSE_GRACE_S, self._abort)
+
+    def _abort(self) -> None:
+        if self.transport is not None:  # connection_lost not called yet: the buffer never drained
+            self.transport.abort()
 
     def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -327,7 +342,7 @@ class MqttConnection(asyncio.Protocol):
                     continue
                 packet = self._next()
                 if packet is NEED_DATA:
-                    if self.transport is not None:
+                    if self.transport is not None and not self.write_paused:
                         self.transport.resume_reading()
                     return
                 if (
@@ -392,8 +407,7 @@ class MqttConnection(asyncio.Protocol):
             if packet.session_expiry_interval is not None:
                 self.session_expiry = packet.session_expiry_interval
             self.closing = True
-            if self.transport is not None:
-                self.transport.close()
+            self._close()
         elif isinstance(packet, mqtt5.PubAckPacket):
             pass  # the server sends QoS 0 only; a stray PUBACK acknowledges nothing and harms nothing
         else:

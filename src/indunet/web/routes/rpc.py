@@ -28,8 +28,9 @@ class RpcRequest(BaseModel):
     summary="Send a command to a device; its answer, or {status: sent} when none is awaited",
     description=(
         "The command is checked against the device type first (422 with the reason): `setValue` with "
-        '`{"point", "value"}` or a method named after a point with `{"value"}` writes a read-write '
-        "point within its range; a method named after a declared command takes its declared params. "
+        '`{"point", "value"}` or a method named after a point with `{"value"}` or the bare value writes '
+        "a read-write point within its range; a method named after a declared command takes its declared "
+        "params, or the bare value when it declares exactly one; params are sent as given. "
         "A one-way call, or one to a Sparkplug device (which never answers), returns "
         '`{"status": "sent"}`; otherwise `{"result": ...}`, 504 when the device does not answer in time '
         "and 409 when no transport holds it."
