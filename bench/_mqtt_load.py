@@ -152,6 +152,7 @@ class Load:
         self.port = port
         self.devices: list[Device] = []
         self.connect_s = 0.0
+        self.alive_at_close = 0
         self.results: list[Stats] = []
         self.stats = Stats()
         self.total_acked: Counter[int] = Counter()
@@ -238,7 +239,13 @@ class Load:
         self.stats.sent = sent
         return self.stats
 
+    @property
+    def alive(self) -> int:
+        """Devices still connected."""
+        return sum(device.transport is not None for device in self.devices)
+
     def close(self) -> None:
+        self.alive_at_close = self.alive
         for device in self.devices:
             device.close()
         self.devices.clear()

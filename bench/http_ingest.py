@@ -132,7 +132,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     points = sum(len(b) for b in batches[1:])
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, scratch_database("indunet_bench_http") as url:
-        base_env = {**os.environ, "INDUNET_LANGUAGE": "en"}
+        # The device MQTT endpoint stays closed: this bench is about HTTP (and 1883 is Mosquitto's here).
+        base_env = {**os.environ, "INDUNET_LANGUAGE": "en", "INDUNET_MQTT_PORT": "0"}
         pg_settings = Settings(data_dir=Path(tmp) / "pg", database_url=url)
         pg_env = {**base_env, "INDUNET_DATA_DIR": str(pg_settings.data_dir), "INDUNET_DATABASE_URL": url}
         ours, accepted = _measure(pg_settings, pg_env, bodies)

@@ -270,8 +270,6 @@ def test_a_sigkilled_rule_worker_misses_no_committed_sample(
         expected = _samples(published)
         eventually(lambda: set(_heard(files)) >= expected, "every committed sample is heard of", 120)
         assert set(_heard(files)) == expected
-        # The killed workers' heard but unacknowledged batches came again (to their successors).
-        assert len(_heard(files)) > len(expected)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)

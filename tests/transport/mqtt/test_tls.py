@@ -384,3 +384,15 @@ def test_serve_with_tls_only_prints_the_tls_listener_and_accepts_tls_clients(
     assert f"device MQTT endpoint (TLS) listening on mqtts://127.0.0.1:{tls_port}" in out
     assert "mqtt://" not in out  # the plain listener stays closed
     assert handshakes and handshakes[0] in ("TLSv1.2", "TLSv1.3")
+
+
+def test_serve_on_a_taken_mqtt_port_exits_2_with_a_clear_message(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:  # as when a broker already holds 1883
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code = main(["serve", "--mqtt-port", str(taken.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cannot listen" in err and "--mqtt-port" in err
