@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.helpers import make_settings, server_missing
 
+from indunet.core.config import Settings
 from indunet.platform.ingest_service import JetStreamSink, close_sink, sink_for
 from indunet.platform.runtime import Platform, open_platform
 from indunet.web.app import create_app
@@ -78,3 +79,17 @@ def eventually(check: Callable[[], bool], what: str, limit_s: float = 60.0) -> N
         if time.monotonic() > deadline:
             pytest.fail(f"never happened: {what}")
         time.sleep(0.05)
+
+
+@pytest.fixture
+def transport(settings: Settings) -> Iterator[Platform]:
+    """A transport-role platform on the ``settings`` of the module (which sets ``bus_url``); its
+    stream and leases are deleted afterwards."""
+    platform = open_platform(settings)
+    bus = bus_of(platform).bus
+    try:
+        yield platform
+    finally:
+        bus.delete_stream()
+        close_sink(platform)
+        platform.close()

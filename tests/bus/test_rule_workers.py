@@ -50,18 +50,6 @@ def settings(nats_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def transport(settings: Settings) -> Iterator[Platform]:
-    platform = open_platform(settings)
-    bus = bus_of(platform).bus
-    try:
-        yield platform
-    finally:
-        bus.delete_stream()
-        close_sink(platform)
-        platform.close()
-
-
-@pytest.fixture
 def started() -> Iterator[list[BusWorkers]]:
     """Workers a test starts, stopped at its end (also when it fails)."""
     workers: list[BusWorkers] = []

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,8 +22,7 @@ from tests.helpers import make_settings
 
 from indunet.core.config import Settings
 from indunet.platform import devices, telemetry, tenants
-from indunet.platform.ingest_service import close_sink
-from indunet.platform.runtime import Platform, open_platform
+from indunet.platform.runtime import Platform
 from indunet.security import Principal
 
 pytestmark = pytest.mark.postgres
@@ -48,18 +46,6 @@ def settings(pg_url: str, nats_url: str, tmp_path: Path) -> Settings:
         bus_ack_wait_s=2.0,
         jwt_secret="k" * 40,
     )
-
-
-@pytest.fixture
-def transport(settings: Settings) -> Iterator[Platform]:
-    platform = open_platform(settings)
-    bus = bus_of(platform).bus
-    try:
-        yield platform
-    finally:
-        bus.delete_stream()
-        close_sink(platform)
-        platform.close()
 
 
 def _start_writer(settings: Settings, cwd: Path) -> subprocess.Popen[bytes]:
