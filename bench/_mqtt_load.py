@@ -132,14 +132,15 @@ class Device(asyncio.Protocol):
             pos = i + length
         del buf[:pos]
 
-    def send(self) -> bool:
+    def send(self) -> float | None:
+        """Publish the next message; its send time, or None when the window is full or the link down."""
         if self.transport is None or len(self.in_flight) >= self.receive_max:
-            return False
+            return None
         self.next_id = self.next_id % 65535 + 1
         self.seq += 1
-        self.in_flight[self.next_id] = time.perf_counter()
+        self.in_flight[self.next_id] = sent_at = time.perf_counter()
         self.transport.write(_publish(self.topic, self.next_id, self.payload(self.seq)))
-        return True
+        return sent_at
 
     def close(self) -> None:
         if self.transport is not None:
@@ -152,6 +153,8 @@ class Load:
         self.port = port
         self.devices: list[Device] = []
         self.connect_s = 0.0
+        self.started = 0.0
+        """When the last phase began sending (connections were all up by then)."""
         self.alive_at_close = 0
         self.results: list[Stats] = []
         self.stats = Stats()
@@ -202,7 +205,8 @@ class Load:
         """Each device keeps ``window`` messages in flight; PUBACKs received in the window count."""
         self.stats = Stats()
         self._by_send_time = False
-        start = time.perf_counter() + warmup
+        self.started = time.perf_counter()
+        start = self.started + warmup
         self._window = (start, start + seconds)
         self._refill = True
         for device in self.devices:
@@ -219,21 +223,23 @@ class Load:
         self.stats = Stats()
         self._by_send_time = True
         self._refill = False
-        begin = time.perf_counter()
+        begin = self.started = time.perf_counter()
         self._window = (begin + warmup, begin + warmup + seconds)
         devices = self.devices
+        start, end = self._window
         cursor = issued = sent = 0
-        while (now := time.perf_counter()) < self._window[1]:
+        while (now := time.perf_counter()) < end:
             due = int(rate * (now - begin))
-            in_window = now >= self._window[0]
             while issued < due:
                 issued += 1
                 device = devices[cursor]
                 cursor = (cursor + 1) % len(devices)
-                if device.send():
-                    sent += in_window
-                elif in_window:
-                    self.stats.held_back += 1
+                sent_at = device.send()
+                # In or out of the window by the very timestamp its answer is matched by.
+                if sent_at is None:
+                    self.stats.held_back += start <= time.perf_counter() < end
+                elif start <= sent_at < end:
+                    sent += 1
             await asyncio.sleep(0.005)
         await self._drain(30)
         self.stats.sent = sent
