@@ -11,6 +11,7 @@ import json
 import os
 import random
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -116,3 +117,12 @@ def serve(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[bytes
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("indunet serve did not start")
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 60) -> None:
+    """Ask a server process to end (``sig``), and kill it if it has not within ``timeout`` seconds."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()

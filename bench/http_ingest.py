@@ -25,7 +25,7 @@ import orjson
 
 import ts_pg_ingest
 import ts_sqlite_ingest
-from _common import free_port, record, scratch_database, serve, write_results
+from _common import free_port, record, scratch_database, serve, stop, write_results
 from indunet.core.config import Settings
 from indunet.platform import accounts, devices, tenants
 from indunet.platform.models import builtin_types
@@ -122,8 +122,7 @@ def _measure(settings: Settings, env: dict[str, str], bodies: list[bytes]) -> tu
         _post_all(f"http://127.0.0.1:{port}", key, bodies[:1])
         return _post_all(f"http://127.0.0.1:{port}", key, bodies[1:])
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process, timeout=30)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from typing import Any
 import mqtt5
 import uvloop
 
-from _common import free_port, record, serve, write_results
+from _common import free_port, record, serve, stop, write_results
 from _mqtt_load import Load
 from indunet.bus.nats import JetStreamBus
 from indunet.core.config import Settings
@@ -123,11 +123,7 @@ class _Server:
 
     def __exit__(self, *exc: object) -> None:
         assert self.process.poll() is None, "indunet serve died under load"
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process, signal.SIGINT)
 
 
 @contextmanager
@@ -142,11 +138,7 @@ def _writer(env: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 async def _drive(

@@ -63,7 +63,6 @@ CONNECT_TIMEOUT_S = 10.0
 CLOSE_GRACE_S = 5.0
 """How long a closing connection may take to flush what it was sent before it is cut off."""
 MAX_KEEP_ALIVE_S = 600
-_READ_BYTES = 65536
 # CONNACK for MQTT 3.1/3.1.1 clients: "unacceptable protocol version" in their own format.
 _CONNACK_311_BAD_VERSION = b"\x20\x02\x00\x01"
 _PUBACK_SHORT = b"\x40\x02"
@@ -276,7 +275,7 @@ class MqttConnection(asyncio.Protocol):
         self.will = connect.will
         self.session_expiry = connect.session_expiry_interval
         self.client_max_packet = connect.max_packet_size
-        keep_alive = connect.keep_alive if 0 < connect.keep_alive <= MAX_KEEP_ALIVE_S else MAX_KEEP_ALIVE_S
+        keep_alive = _keep_alive(connect)
         self.keep_alive = keep_alive
         resumed = self.server.sessions.resume(self.device_id, self.client_id, connect.clean_start)
         if resumed is not None:
@@ -294,9 +293,7 @@ class MqttConnection(asyncio.Protocol):
         self.provisioning = True
         assigned = None if connect.client_id else f"indunet-{uuid.uuid4().hex}"
         self.client_id = connect.client_id or (assigned or "")
-        self.keep_alive = (
-            connect.keep_alive if 0 < connect.keep_alive <= MAX_KEEP_ALIVE_S else MAX_KEEP_ALIVE_S
-        )
+        self.keep_alive = _keep_alive(connect)
         if self.v311:
             self._write(v311.connack(mqtt5.ConnAckReasonCode.SUCCESS))
         else:
@@ -716,3 +713,8 @@ class MqttConnection(asyncio.Protocol):
 
     def send_attributes(self, update: dict[str, Any]) -> None:
         self.loop.call_soon_threadsafe(self.deliver, topics.ATTRIBUTES, update)
+
+
+def _keep_alive(connect: mqtt5.ConnectPacket) -> int:
+    """The keep-alive the server holds the client to: its own, unless 0 (none) or above our maximum."""
+    return connect.keep_alive if 0 < connect.keep_alive <= MAX_KEEP_ALIVE_S else MAX_KEEP_ALIVE_S
