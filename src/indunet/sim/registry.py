@@ -7,11 +7,13 @@ from collections.abc import Callable
 from indunet.core.errors import InvalidInput
 from indunet.sim.cnc import CncMachine
 from indunet.sim.flowmeter import FlowMeter
+from indunet.sim.modbus_plc import CentrifugalPump
 from indunet.sim.runner import Simulator
 
 SIMULATORS: dict[str, Callable[[int], Simulator]] = {
     "cnc_machine_tool": CncMachine,
     "flow_pressure_instrument": FlowMeter,
+    "centrifugal_pump": CentrifugalPump,
 }
 
 

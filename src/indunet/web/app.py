@@ -23,7 +23,17 @@ from indunet.web import problems
 from indunet.web.deps import refuse_nul
 from indunet.web.limits import RequestGuard
 from indunet.web.responses import FastJSONResponse
-from indunet.web.routes import admin, alarms, auth, device_http, devices, models, rpc, telemetry
+from indunet.web.routes import (
+    admin,
+    alarms,
+    auth,
+    device_http,
+    devices,
+    gateway_http,
+    models,
+    rpc,
+    telemetry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,7 @@ def create_app(platform: Platform) -> FastAPI:
         telemetry.router,
         admin.router,
         device_http.router,
+        gateway_http.router,
         rpc.router,
         alarms.router,
     ):

@@ -112,22 +112,43 @@ def test_size_limit() -> None:
 
 def test_builtin_library() -> None:
     types = {dt.name: dt for dt in builtin_types()}
-    assert set(types) == {"cnc_machine_tool", "industrial_robot", "flow_pressure_instrument"}
+    assert set(types) == {
+        "cnc_machine_tool",
+        "industrial_robot",
+        "flow_pressure_instrument",
+        "centrifugal_pump",
+        "edge_gateway",
+    }
     assert "OPC 40501-1" in types["cnc_machine_tool"].reference
     assert "OPC 40010-1" in types["industrial_robot"].reference
     assert "OPC 30081" in types["flow_pressure_instrument"].reference
     for dt in types.values():
         assert 12 <= len(dt.points) <= 30
-        assert dt.attributes and dt.commands
+        # A gateway reports on itself; it takes no commands of its own.
+        assert dt.attributes and (dt.commands or dt.category == "gateway")
         assert dt.title_zh and dt.description_zh
         assert all(p.description_zh for p in dt.points)
         assert all(p.unit for p in dt.points if p.data_type.numeric and p.name not in _UNITLESS)
 
 
-_UNITLESS = {"part_count", "tool_number", "alarm_code", "device_health"}
+# Counts and codes: a number of things has no unit.
+_UNITLESS = {
+    "part_count",
+    "tool_number",
+    "alarm_code",
+    "device_health",
+    "fault_code",
+    "queue_depth",
+    "samples_dropped",
+    "samples_rejected",
+    "samples_sent",
+    "devices_total",
+    "devices_connected",
+    "device_errors",
+}
 
 
 def test_builtin_types_returns_a_fresh_list() -> None:
     first = builtin_types()
     first.clear()
-    assert len(builtin_types()) == 3
+    assert len(builtin_types()) == 5

@@ -365,7 +365,9 @@ class MqttConnection(asyncio.Protocol):
         if isinstance(packet, mqtt5.PublishPacket) and packet.qos:
             self.unacked += 1
             if self.unacked > self.settings.mqtt_receive_maximum:
-                raise Refused(Disconnect.RECEIVE_MAX_EXCEEDED, "more unacknowledged QoS 1 messages than allowed")
+                raise Refused(
+                    Disconnect.RECEIVE_MAX_EXCEEDED, "more unacknowledged QoS 1 messages than allowed"
+                )
         return packet
 
     def _start(self, work: Coroutine[Any, Any, Any]) -> None:

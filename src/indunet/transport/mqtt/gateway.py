@@ -238,10 +238,14 @@ class Outcome:
 class Gateway:
     """The children of one gateway connection. Methods block on the database: call them off the loop.
 
-    ``post(topic, value)`` publishes to the gateway and must be safe to call from any thread.
+    ``post(topic, value)`` publishes to the gateway and must be safe to call from any thread. Without
+    it (the HTTP gateway API, one request at a time) nothing can reach the gateway, so its children
+    are not offered to the command router and keep whatever route they have.
     """
 
-    def __init__(self, platform: Platform, principal: Principal, post: Callable[[str, Any], None]) -> None:
+    def __init__(
+        self, platform: Platform, principal: Principal, post: Callable[[str, Any], None] | None
+    ) -> None:
         assert principal.device_id is not None
         self.platform = platform
         self.principal = principal
@@ -283,10 +287,11 @@ class Gateway:
                 raise PermissionDenied(f"device {name!r} exists and is not behind this gateway")
             device_id = ref.id
         principal = Principal(tenant, Role.DEVICE, device_id, f"device:{name}", device_id=device_id)
-        child = Child(device_id, name, principal, ChildChannel(name, self._post))
+        child = Child(device_id, name, principal, ChildChannel(name, self._post or _nowhere))
         with self._lock:
             child = self._children.setdefault(name, child)
-        self.router.register(child.id, child.channel)
+        if self._post is not None:
+            self.router.register(child.id, child.channel)
         return child
 
     def _type_for(self, requested: str | None) -> str:
@@ -326,7 +331,7 @@ class Gateway:
         found = device_api.get_attributes(
             self.platform, child.principal, child.id, request.keys, request.keys, (scope,)
         )[scope]
-        self._post(ATTRIBUTES_RESPONSE, attribute_response(request, found))
+        (self._post or _nowhere)(ATTRIBUTES_RESPONSE, attribute_response(request, found))
 
     def claim(self, offers: dict[str, Claim]) -> None:
         for name, offer in offers.items():
@@ -353,5 +358,10 @@ class Gateway:
             self._release(child)
 
     def _release(self, child: Child) -> None:
-        self.router.unregister(child.id, child.channel)
-        self.platform.mark_offline(child.id)
+        if self._post is not None:
+            self.router.unregister(child.id, child.channel)
+            self.platform.mark_offline(child.id)
+
+
+def _nowhere(topic: str, value: Any) -> None:
+    """Where a gateway without a connection would publish: it has none to publish on."""

@@ -108,6 +108,8 @@ function registerRoutes() {
   route('/devices/:id', () => import('./pages/device.js'));
   route('/audit', () => import('./pages/audit.js'));
   route('/alarms', () => import('./pages/alarms.js'));
+  route('/gateways', () => import('./pages/gateways.js'));
+  route('/gateways/:id', () => import('./pages/gateway.js'));
   route('/404', () => import('./pages/notfound.js'), { public: true });
 }
 

@@ -1,0 +1,457 @@
+"""Modbus TCP driver on pymodbus' asyncio client.
+
+Theory of operation. ``create`` parses every point's keys with ``modbus_codec`` and plans the reads
+once; ``read`` sends one request per planned block, one after the other on one connection, and cuts
+each point's value out of its block. An exception response or a short reply fails its block only
+(DeviceError in ``PollResult.errors``); a timeout or a broken connection fails the whole poll
+(TransportError), because after a lost reply the connection can no longer be trusted and the
+gateway's reconnect with back-off is the recovery. The client never retries or reconnects by itself.
+
+Connection keys: ``host`` (required), ``port`` (502), ``unit`` (1..247 or 0/255 for TCP-only
+devices, default 1), ``timeout_s`` (2), ``max_gap`` (0: merge contiguous addresses only).
+
+Commands (``DeviceSpec.commands``) are point writes: ``{write: POINT, value: V}`` writes a constant
+(``start: {write: running, value: true}``) and ``{write: POINT, param: NAME}`` writes a command
+parameter (``set_speed: {write: speed_setpoint, param: rpm}``); values are raw, unscaled.
+
+``scan`` finds unit ids and readable ranges of an unknown device and drafts a configuration entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ModbusPDU
+
+from indunet.core.timeutil import now_us
+from indunet.edge.driver import (
+    Binding,
+    BindingError,
+    DeviceError,
+    DeviceSpec,
+    Emit,
+    PollResult,
+    Reading,
+    TransportError,
+    Value,
+)
+from indunet.edge.drivers.modbus_codec import (
+    MAX_GAP,
+    AddressError,
+    Kind,
+    PointAddress,
+    ReadBlock,
+    Table,
+    parse_address,
+    plan_reads,
+)
+from indunet.platform.models import DataType
+
+DEFAULT_PORT = 502
+DEFAULT_TIMEOUT_S = 2.0
+MAX_TIMEOUT_S = 60.0
+_CONNECTION_KEYS = frozenset({"host", "port", "unit", "timeout_s", "max_gap"})
+_EXCEPTIONS = {
+    1: "ILLEGAL FUNCTION",
+    2: "ILLEGAL DATA ADDRESS",
+    3: "ILLEGAL DATA VALUE",
+    4: "SERVER DEVICE FAILURE",
+    5: "ACKNOWLEDGE",
+    6: "SERVER DEVICE BUSY",
+    8: "MEMORY PARITY ERROR",
+    10: "GATEWAY PATH UNAVAILABLE",
+    11: "GATEWAY TARGET DEVICE FAILED TO RESPOND",
+}
+_GATEWAY_MISSES = (10, 11)
+
+
+class ModbusDriver:
+    raw_types: Mapping[str, DataType]
+    subscribes = False
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        unit: int,
+        timeout_s: float,
+        points: dict[str, PointAddress],
+        blocks: list[ReadBlock],
+        commands: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = port
+        self.unit = unit
+        self.timeout_s = timeout_s
+        self.points = points
+        self.names = list(points)
+        self.blocks = blocks
+        self.commands = commands
+        self.raw_types = {name: p.raw_type for name, p in points.items()}
+        self._client: AsyncModbusTcpClient | None = None
+
+    async def connect(self) -> None:
+        await self.close()
+        client = _client(self.host, self.port, self.timeout_s)
+        try:
+            ok = await asyncio.wait_for(client.connect(), timeout=self.timeout_s + 1.0)
+        except (TimeoutError, OSError, ModbusException) as exc:
+            client.close()
+            raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        if not ok:
+            client.close()
+            raise TransportError(f"cannot connect to {self.host}:{self.port}")
+        self._client = client
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+    async def read(self) -> PollResult:
+        result = PollResult()
+        # One timestamp per poll: a poll is one sample of the device, however many requests it took.
+        ts = now_us()
+        for block in self.blocks:
+            try:
+                values = await self._read_block(block)
+            except DeviceError as exc:
+                result.errors.append(exc)
+                continue
+            for i in block.members:
+                point = self.points[self.names[i]]
+                value = point.decode(block.slice(values, point))
+                result.readings.append(Reading(self.names[i], value, ts))
+        return result
+
+    async def subscribe(self, emit: Emit) -> None:
+        raise DeviceError("Modbus is polled; it has no subscriptions")
+
+    async def write(self, point: str, raw: Value) -> None:
+        address = self.points.get(point)
+        if address is None:
+            raise DeviceError(f"no bound point {point!r}")
+        if not address.table.writable:
+            raise DeviceError(f"{point}: {address.table.value} {address.address} is read-only")
+        try:
+            words = address.encode(raw)
+        except ValueError as exc:
+            raise DeviceError(f"{point}: {exc}") from None
+        where = f"{address.table.value} {address.address}"
+        if address.table is Table.COIL:
+            await self._call(where, "write_coil", address.address, bool(words[0]))
+        elif address.kind is Kind.BOOL:
+            # A bit of a register: read-modify-write; not atomic, as with any plain Modbus device.
+            current = await self._call(where, "read_holding_registers", address.address, count=1)
+            word = _registers(current, 1, where)[0]
+            assert address.bit is not None
+            mask = 1 << address.bit
+            word = (word | mask) if words[0] else (word & ~mask)
+            await self._call(where, "write_register", address.address, word)
+        elif len(words) == 1:
+            await self._call(where, "write_register", address.address, words[0])
+        else:
+            await self._call(where, "write_registers", address.address, words)
+
+    async def call(self, command: str, params: Mapping[str, Any]) -> Any:
+        target = self.commands.get(command)
+        if target is None:
+            raise DeviceError(f"no Modbus binding for command {command!r}")
+        if "param" in target:
+            name = str(target["param"])
+            if name not in params:
+                raise DeviceError(f"{command}: missing parameter {name!r}")
+            value = params[name]
+        else:
+            value = target["value"]
+        await self.write(str(target["write"]), value)
+        return None
+
+    async def _read_block(self, block: ReadBlock) -> Sequence[int]:
+        method = {
+            Table.COIL: "read_coils",
+            Table.DISCRETE: "read_discrete_inputs",
+            Table.INPUT: "read_input_registers",
+            Table.HOLDING: "read_holding_registers",
+        }[block.table]
+        where = f"{block.table.value} {block.start}..{block.start + block.count - 1}"
+        response = await self._call(where, method, block.start, count=block.count)
+        if block.table.bits:
+            bits = list(response.bits)
+            if len(bits) < block.count:
+                raise DeviceError(f"{where}: malformed reply with {len(bits)} of {block.count} bits")
+            return [int(b) for b in bits[: block.count]]
+        return _registers(response, block.count, where)
+
+    async def _call(self, where: str, method: str, *args: Any, **kwargs: Any) -> ModbusPDU:
+        client = self._client
+        if client is None or not client.connected:
+            raise TransportError(f"not connected to {self.host}:{self.port}")
+        try:
+            async with asyncio.timeout(self.timeout_s + 1.0):
+                response: ModbusPDU = await getattr(client, method)(*args, slave=self.unit, **kwargs)
+        except TimeoutError:
+            raise TransportError(f"{where}: no reply within {self.timeout_s} s") from None
+        except (ModbusException, OSError) as exc:
+            raise TransportError(f"{where}: {_one_line(exc)}") from None
+        if response.isError():
+            code = int(getattr(response, "exception_code", 0))
+            raise DeviceError(f"{where}: exception {code:02X} {_EXCEPTIONS.get(code, 'UNKNOWN')}")
+        return response
+
+
+def _registers(response: ModbusPDU, count: int, where: str) -> list[int]:
+    registers = list(response.registers)
+    if len(registers) != count:
+        raise DeviceError(f"{where}: malformed reply with {len(registers)} of {count} registers")
+    return registers
+
+
+def _client(host: str, port: int, timeout_s: float) -> AsyncModbusTcpClient:
+    # retries=0 and no reconnect: the gateway core owns retrying, with back-off and health reports.
+    return AsyncModbusTcpClient(
+        host, port=port, timeout=timeout_s, retries=0, reconnect_delay=0, reconnect_delay_max=0
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def create(spec: DeviceSpec) -> ModbusDriver:
+    """Check ``spec`` (BindingError with the configuration path) and build the driver; no I/O."""
+    conn = spec.connection
+    unknown = sorted(set(conn) - _CONNECTION_KEYS)
+    if unknown:
+        raise BindingError(
+            f"connection.{unknown[0]}", f"unknown key (have: {', '.join(sorted(_CONNECTION_KEYS))})"
+        )
+    host = conn.get("host")
+    if not isinstance(host, str) or not host or len(host) > 253:
+        raise BindingError("connection.host", "a host name or IP address is required")
+    port = _conn_int(conn, "port", DEFAULT_PORT, 1, 65535)
+    unit = _conn_int(conn, "unit", 1, 0, 255)
+    if 247 < unit < 255:
+        raise BindingError("connection.unit", f"{unit} is reserved; use 1..247, or 0/255 for TCP devices")
+    max_gap = _conn_int(conn, "max_gap", 0, 0, MAX_GAP)
+    timeout = conn.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT_S:
+        raise BindingError("connection.timeout_s", f"must be a number of seconds in (0, {MAX_TIMEOUT_S}]")
+
+    points: dict[str, PointAddress] = {}
+    for i, binding in enumerate(spec.bindings):
+        if binding.point in points:
+            raise BindingError(f"points[{i}].point", f"{binding.point!r} is bound twice")
+        points[binding.point] = _parse_point(i, binding)
+    blocks = plan_reads(list(points.values()), max_gap)
+    commands = _check_commands(spec.commands, points)
+    return ModbusDriver(spec.name, host, port, unit, float(timeout), points, blocks, commands)
+
+
+def _parse_point(i: int, binding: Binding) -> PointAddress:
+    try:
+        return parse_address(binding.address)
+    except AddressError as exc:
+        raise BindingError(f"points[{i}].{exc.key}", str(exc)) from None
+
+
+def _check_commands(
+    commands: Mapping[str, Mapping[str, Any]], points: Mapping[str, PointAddress]
+) -> dict[str, Mapping[str, Any]]:
+    for name, keys in commands.items():
+        path = f"commands.{name}"
+        if set(keys) not in ({"write", "value"}, {"write", "param"}):
+            raise BindingError(
+                path, "a Modbus command is {write: POINT, value: V} or {write: POINT, param: NAME}"
+            )
+        target = points.get(str(keys["write"]))
+        if target is None:
+            raise BindingError(f"{path}.write", f"{keys['write']!r} is not a bound point")
+        if not target.table.writable:
+            raise BindingError(
+                f"{path}.write", f"{keys['write']!r} is in the read-only {target.table.value} table"
+            )
+        if "value" in keys:
+            try:
+                target.encode(keys["value"])
+            except ValueError as exc:
+                raise BindingError(f"{path}.value", str(exc)) from None
+    return dict(commands)
+
+
+def _conn_int(conn: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = conn.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BindingError(f"connection.{key}", f"must be an integer in {low}..{high}")
+    return value
+
+
+# -- scan ---------------------------------------------------------------------------------------
+
+SCAN_UNITS = (*range(1, 17), 255, 0)
+SCAN_WINDOWS = (0, 100, 1000, 10000, 40000)
+SCAN_MAX_REQUESTS = 600
+SCAN_MAX_POINTS_PER_TABLE = 250
+SCAN_MISSES_AFTER_HIT = 3
+_PREFIX = {Table.HOLDING: "hr", Table.INPUT: "ir", Table.COIL: "co", Table.DISCRETE: "di"}
+
+
+class _Prober:
+    """One scan's connection and request budget. A timeout poisons the connection (a late reply
+    could still arrive), so the prober reconnects after one."""
+
+    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+        self.host = host
+        self.port = port
+        self.timeout_s = timeout_s
+        self.client: AsyncModbusTcpClient | None = None
+        self.requests = 0
+        self.deadline = time.monotonic() + 30.0 * max(timeout_s, 1.0)
+
+    async def ensure(self) -> AsyncModbusTcpClient:
+        if self.client is None or not self.client.connected:
+            self.close()
+            client = _client(self.host, self.port, self.timeout_s)
+            try:
+                ok = await asyncio.wait_for(client.connect(), timeout=self.timeout_s + 1.0)
+            except (TimeoutError, OSError, ModbusException):
+                ok = False
+            if not ok:
+                client.close()
+                raise TransportError(f"cannot connect to {self.host}:{self.port}")
+            self.client = client
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    async def probe(self, unit: int, table: Table, start: int, count: int) -> bool | None:
+        """True when readable, False on an exception reply, None when nothing answered."""
+        if self.requests >= SCAN_MAX_REQUESTS or time.monotonic() > self.deadline:
+            raise TimeoutError("scan budget exhausted")
+        self.requests += 1
+        client = await self.ensure()
+        method = {
+            Table.COIL: client.read_coils,
+            Table.DISCRETE: client.read_discrete_inputs,
+            Table.INPUT: client.read_input_registers,
+            Table.HOLDING: client.read_holding_registers,
+        }[table]
+        try:
+            async with asyncio.timeout(self.timeout_s + 1.0):
+                response = await method(start, count=count, slave=unit)
+        except (TimeoutError, ModbusException, OSError):
+            self.close()
+            return None
+        if response.isError():
+            return None if response.exception_code in _GATEWAY_MISSES else False
+        got = len(response.bits) if table.bits else len(response.registers)
+        return got >= count
+
+
+async def scan(host: str, port: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Draft device entries for every answering unit id of a Modbus TCP server.
+
+    Probes unit ids 1..16 (stopping after a few misses past the last hit), then 255 and 0 if none
+    answered; per unit, probes each table at a few customary start addresses and finds the end of
+    each readable range by binary search. ``timeout_s`` bounds each request; a request budget
+    bounds the whole scan. TransportError when the server cannot be reached at all.
+    """
+    timeout_s = min(max(timeout_s, 0.05), MAX_TIMEOUT_S)
+    prober = _Prober(host, port, timeout_s)
+    await prober.ensure()
+    drafts: list[dict[str, Any]] = []
+    try:
+        misses = 0
+        for unit in SCAN_UNITS:
+            if unit in (255, 0) and drafts:
+                break
+            if drafts and misses >= SCAN_MISSES_AFTER_HIT and unit not in (255, 0):
+                continue
+            found = await _scan_unit(prober, unit)
+            if found is None:
+                misses += 1
+                continue
+            misses = 0
+            drafts.append(_draft(host, port, unit, found))
+    except TimeoutError:
+        pass  # budget exhausted: return what was found so far
+    finally:
+        prober.close()
+    return drafts
+
+
+async def _scan_unit(prober: _Prober, unit: int) -> dict[Table, list[tuple[int, int]]] | None:
+    """Readable ranges per table, or None when the unit does not answer at all."""
+    first = await prober.probe(unit, Table.HOLDING, 0, 1)
+    if first is None:
+        return None
+    ranges: dict[Table, list[tuple[int, int]]] = {}
+    for table in (Table.HOLDING, Table.INPUT, Table.COIL, Table.DISCRETE):
+        found: list[tuple[int, int]] = []
+        total = 0
+        for start in SCAN_WINDOWS:
+            if any(a <= start < b for a, b in found) or total >= SCAN_MAX_POINTS_PER_TABLE:
+                continue
+            end = await _range_end(prober, unit, table, start, SCAN_MAX_POINTS_PER_TABLE - total)
+            if end > start:
+                found.append((start, end))
+                total += end - start
+        if found:
+            ranges[table] = found
+    return ranges
+
+
+async def _range_end(prober: _Prober, unit: int, table: Table, start: int, limit: int) -> int:
+    """One past the last readable entry of the range starting at ``start`` (``start`` if none)."""
+    chunk = table.read_limit
+    end = start
+    while end - start < limit and end <= 0xFFFF:
+        size = min(chunk, 0x10000 - end, start + limit - end)
+        if await prober.probe(unit, table, end, size):
+            end += size
+            continue
+        # Binary search for the longest readable prefix of [end, end + size).
+        low, high = 0, size - 1  # low: known readable count, high: largest possible
+        if not await prober.probe(unit, table, end, 1):
+            return end
+        low = 1
+        while low < high:
+            mid = (low + high + 1) // 2
+            if await prober.probe(unit, table, end, mid):
+                low = mid
+            else:
+                high = mid - 1
+        return end + low
+    return end
+
+
+def _draft(host: str, port: int, unit: int, ranges: Mapping[Table, list[tuple[int, int]]]) -> dict[str, Any]:
+    points: list[dict[str, Any]] = []
+    for table, spans in ranges.items():
+        for a, b in spans:
+            for address in range(a, b):
+                entry: dict[str, Any] = {"point": f"{_PREFIX[table]}_{address}", "table": table.value}
+                entry["address"] = address
+                entry["type"] = "bool" if table.bits else "uint16"
+                points.append(entry)
+    safe_host = "".join(c if c.isalnum() else "-" for c in host)
+    return {
+        "name": f"modbus-{safe_host}-{port}-u{unit}",
+        "type": "TODO",
+        "driver": "modbus",
+        "connection": {"host": host, "port": port, "unit": unit, "timeout_s": DEFAULT_TIMEOUT_S},
+        "poll_ms": 1000,
+        "points": points,
+    }
