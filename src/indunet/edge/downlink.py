@@ -130,7 +130,7 @@ class Downlink:
                 result = await asyncio.wait_for(
                     worker.driver.call(checked.command, checked.params), COMMAND_TIMEOUT_S
                 )
-                return {"success": True, "result": result}
+                return {"success": True} if result is None else {"success": True, "result": result}
         except TimeoutError:
             return {"error": f"no answer from the device within {COMMAND_TIMEOUT_S:g} s"}
         except (DriverError, ValueError) as exc:

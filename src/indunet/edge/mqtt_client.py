@@ -111,7 +111,7 @@ class MqttClient:
                 ).write()
             )
             packet = await asyncio.wait_for(self._read_packet(), self.timeout_s)
-        except (OSError, TimeoutError, ConnectionLost, ssl.SSLError) as exc:
+        except (OSError, TimeoutError, ConnectionLost, asyncio.IncompleteReadError) as exc:
             await self.close()
             raise ConnectionLost(f"connect to {self.host}:{self.port}: {exc or type(exc).__name__}") from None
         if not isinstance(packet, mqtt5.ConnAckPacket):

@@ -154,6 +154,9 @@ class Uplink:
                         failures = max(failures, 5)  # a bad token: retry slowly
                     except ConnectionLost as exc:
                         self._lost(str(exc))
+                    except Exception as exc:  # a bug must not end the uplink: log it and go on
+                        log.exception("uplink failed")
+                        self._lost(f"{type(exc).__name__}: {exc}")
                 if stop.is_set():
                     break
                 failures += 1

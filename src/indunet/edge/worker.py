@@ -73,6 +73,11 @@ class DeviceWorker:
                 self.health.device_errors += 1
                 self.health.last_error = str(exc)[:300]
                 failures += 1
+            except Exception as exc:  # a driver bug must not end this device for good: reconnect later
+                log.exception("%s: unexpected failure", self.device.name)
+                self.health.transport_errors += 1
+                self.health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                failures += 1
             finally:
                 await self.driver.close()
             if stop.is_set():

@@ -622,6 +622,7 @@ class OpcUaDriver:
 async def _batches(sub: Subscription, lost: asyncio.Event) -> AsyncIterator[list[Any]]:
     """Subscription events in the batches they arrive in, until the connection is lost."""
     lost_wait = asyncio.ensure_future(lost.wait())
+    next_event: asyncio.Future[Any] | None = None
     try:
         while not lost.is_set():
             next_event = asyncio.ensure_future(sub.next_event())
@@ -644,6 +645,12 @@ async def _batches(sub: Subscription, lost: asyncio.Event) -> AsyncIterator[list
             yield batch
     finally:
         lost_wait.cancel()
+        # A closed subscription ends its iterator with StopAsyncIteration; collect it, do not leak it.
+        if next_event is not None:
+            if not next_event.done():
+                next_event.cancel()
+            elif not next_event.cancelled():
+                next_event.exception()
 
 
 def _reading(p: _Point, value: ua.DataValue, now_us: int) -> Reading:
