@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -146,6 +147,9 @@ def _free_port() -> int:
 
 
 async def main(argv: list[str]) -> None:
+    # Clients that leave with publish requests pending make asyncua's server log every one of them.
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("asyncua").setLevel(logging.CRITICAL)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

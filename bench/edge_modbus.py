@@ -70,8 +70,9 @@ class Window:
     """Counters and CPU time (this process, the simulators, the platform, the machine's idle time) at
     the start and end of the measured window."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, points_per_count: float = 1.0) -> None:
         self.seconds = seconds
+        self.points_per_count = points_per_count
 
     async def measure(self, count: Any, sims: Simulators, server: Platform | None = None) -> None:
         def snapshot() -> tuple[float, ...]:
@@ -98,7 +99,7 @@ class Window:
 
     def cpu_per_1k_points(self) -> float:
         """Percent of one core per 1,000 points/s."""
-        points_per_s = self.count / REGISTERS_PER_POLL * POINTS_PER_POLL / self.wall_s
+        points_per_s = self.count * self.points_per_count / self.wall_s
         return 100 * self.cpu_s / self.wall_s / (points_per_s / 1000)
 
 
@@ -123,7 +124,7 @@ async def _gateway(server: Platform, sims: Simulators, queue: Path, seconds: flo
                 raise RuntimeError("the gateway did not connect to every device and the platform")
             await asyncio.sleep(0.1)
         await asyncio.sleep(WARMUP_S)
-        window = Window(seconds)
+        window = Window(seconds, POINTS_PER_POLL / REGISTERS_PER_POLL)
         errors = sum(w.health.device_errors + w.health.transport_errors for w in workers)
         await window.measure(lambda: sum(w.health.polls for w in workers) * REGISTERS_PER_POLL, sims, server)
         errors = sum(w.health.device_errors + w.health.transport_errors for w in workers) - errors
@@ -161,7 +162,7 @@ async def _peer(sims: Simulators, seconds: float) -> Window:
     try:
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
         await asyncio.sleep(WARMUP_S)
-        window = Window(seconds)
+        window = Window(seconds, POINTS_PER_POLL / REGISTERS_PER_POLL)
         await window.measure(lambda: polls[0] * REGISTERS_PER_POLL, sims)
     finally:
         stop.set()

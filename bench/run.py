@@ -42,6 +42,16 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "Sparkplug B host",
         "DDATA metrics end to end vs Mosquitto's raw delivery to a plain subscriber",
     ),
+    "edge_modbus": (
+        "Edge gateway",
+        "Modbus polling throughput: 100 simulated pump stations polled flat out through the gateway to the "
+        "platform vs a bare pymodbus client loop over the same devices",
+    ),
+    "edge_opcua": (
+        "Edge gateway",
+        "OPC UA data changes through the gateway: subscriptions on a CNC simulator forwarded to the "
+        "platform vs bare asyncua subscriptions over the same nodes",
+    ),
 }
 
 

@@ -125,9 +125,11 @@ def cmd_gateway_scan(args: argparse.Namespace, _settings: Settings) -> int:
     if not devices:
         print(_t("cli.scan_nothing"), file=sys.stderr)
         return 1
-    draft = {
+    models = [_tidy(entry, args.models) for entry in devices]
+    draft: dict[str, Any] = {
         "name": "gateway",
         "uplink": {"mqtt": "mqtt://127.0.0.1:1883", "http": "http://127.0.0.1:8000", "token": "REPLACE_ME"},
+        **({"models": [str(m) for m in models if m is not None]} if any(models) else {}),
         "devices": devices,
     }
     text = f"# {_t('cli.scan_draft_header')}\n" + yaml.safe_dump(draft, sort_keys=False, allow_unicode=True)
@@ -137,6 +139,39 @@ def cmd_gateway_scan(args: argparse.Namespace, _settings: Settings) -> int:
     else:
         print(text, end="")
     return 0
+
+
+ENTRY_KEYS = frozenset(
+    {"name", "type", "driver", "connection", "poll_ms", "points", "commands", "enabled", "info"}
+)
+
+
+def _tidy(entry: dict[str, Any], models: Path | None) -> Path | None:
+    """Make a probe's entry a valid configuration entry: what it found beyond that goes to ``info``;
+    a device type proposed from an OPC UA address space is written to ``models`` (YAML and AAS JSON)
+    and named as the entry's type. The model file written, if any."""
+    from indunet.platform.models import load_device_type, to_aas_json
+
+    # Probes may share one connection dict between entries; YAML would write it as an alias.
+    entry["connection"] = dict(entry.get("connection", {}))
+    proposed = entry.pop("proposed_type", None)
+    extra = {k: entry.pop(k) for k in list(entry) if k not in ENTRY_KEYS}
+    if extra:
+        entry["info"] = {**entry.get("info", {}), **extra}
+    if entry.get("type") in (None, "TODO"):
+        entry["type"] = "TODO"
+    if not proposed:
+        return None
+    device_type = load_device_type(yaml.safe_dump(proposed, allow_unicode=True), "yaml")
+    if models is None:
+        entry.setdefault("info", {})["proposed_type"] = f"{device_type.name} (write it with --models DIR)"
+        return None
+    models.mkdir(parents=True, exist_ok=True)
+    path = models / f"{device_type.name}.yaml"
+    path.write_text(yaml.safe_dump(proposed, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (models / f"{device_type.name}.aas.json").write_text(to_aas_json(device_type), encoding="utf-8")
+    entry["type"] = device_type.name
+    return path.resolve()
 
 
 def cmd_sim(args: argparse.Namespace, _settings: Settings) -> int:
@@ -152,7 +187,9 @@ def cmd_sim(args: argparse.Namespace, _settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         server = asyncio.create_task(
-            module.serve(args.host, port, seed=args.seed, faults=args.fault, ready=ready, stop=stop)
+            module.serve(
+                args.host, port, seed=args.seed, faults=args.fault, ready=ready, stop=stop, **_extra(args)
+            )
         )
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -168,6 +205,26 @@ def cmd_sim(args: argparse.Namespace, _settings: Settings) -> int:
             _t("cli.sim_listen", port=port, reason=str(exc)), key="cli.sim_listen", port=port, reason=str(exc)
         ) from None
     return 0
+
+
+def _extra(args: argparse.Namespace) -> dict[str, Any]:
+    """The options only some simulators take, checked against the protocol."""
+    extra: dict[str, Any] = {}
+    if args.count is not None:
+        if not 1 <= args.count <= 247:
+            raise InvalidInput(_t("cli.sim_count"), key="cli.sim_count")
+        extra["units" if args.protocol == "modbus" else "machines"] = args.count
+    if args.protocol == "opcua":
+        if args.cert_dir is not None:
+            extra["cert_dir"] = args.cert_dir
+        users = dict(user.partition(":")[::2] for user in args.user)
+        if any(not name or not password for name, password in users.items()):
+            raise InvalidInput(_t("cli.sim_user"), key="cli.sim_user")
+        if users:
+            extra["users"] = users
+    elif args.cert_dir is not None or args.user:
+        raise InvalidInput(_t("cli.sim_opcua_only"), key="cli.sim_opcua_only")
+    return extra
 
 
 def register(commands: Any, add: Any) -> None:
@@ -188,12 +245,18 @@ def register(commands: Any, add: Any) -> None:
     scan.add_argument("--protocol", default="auto", choices=["auto", "modbus", "opcua", "s7"])
     scan.add_argument("--timeout", type=float, default=1.0, help=_t("cli.help.scan_timeout"))
     scan.add_argument("--out", type=Path, help=_t("cli.help.scan_out"))
+    scan.add_argument("--models", type=Path, metavar="DIR", help=_t("cli.help.scan_models"))
 
     sim = add("sim", cmd_sim, "cli.help.sim")
     sim.add_argument("protocol", choices=sorted(SIMULATORS))
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, help=_t("cli.help.sim_port"))
     sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--count", type=int, help=_t("cli.help.sim_count"))
+    sim.add_argument("--cert-dir", type=Path, help=_t("cli.help.sim_cert_dir"))
+    sim.add_argument(
+        "--user", action="append", default=[], metavar="NAME:PASSWORD", help=_t("cli.help.sim_user")
+    )
     sim.add_argument(
         "--fault", action="append", default=[], metavar="NAME[=VALUE]", help=_t("cli.help.sim_fault")
     )

@@ -95,16 +95,27 @@ class DeviceWorker:
         loop = asyncio.get_running_loop()
         period = self.device.poll_s
         due = loop.time()
-        while not stop.is_set():
-            started = loop.time()
-            async with self.lock:
-                result = await asyncio.wait_for(self.driver.read(), self._guard_s)
-            self.health.polled(loop.time() - started, len(result.readings), [str(e) for e in result.errors])
-            if result.readings:
-                self.emit(result.readings)
-            due = max(due + period, loop.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), due - loop.time())
+        # One stop waiter for the whole connection and a timeout scope for the guard: wait_for would
+        # start a task per poll for each, which at short periods costs more than the poll's decoding.
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                started = loop.time()
+                async with self.lock:
+                    async with asyncio.timeout(self._guard_s):
+                        result = await self.driver.read()
+                errors = [str(e) for e in result.errors]
+                self.health.polled(loop.time() - started, len(result.readings), errors)
+                if result.readings:
+                    self.emit(result.readings)
+                due = max(due + period, loop.time())
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.wait({stopper}, timeout=delay)
+                else:
+                    await asyncio.sleep(0)  # overdue: poll again, but let the other devices run first
+        finally:
+            stopper.cancel()
 
     def emit(self, readings: list[Reading]) -> None:
         self.sink(list(self.samples(readings)))

@@ -68,6 +68,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from snap7.error import S7Error
 from snap7.server import Server
 from snap7.type import SrvArea
 
@@ -320,7 +321,10 @@ class PlcServer:
         return self.server.requests
 
     def start(self) -> None:
-        self.server.start_to(self.host, self.requested_port)
+        try:
+            self.server.start_to(self.host, self.requested_port)
+        except S7Error as exc:  # a port in use, say: an OSError like any other server's
+            raise OSError(str(exc)) from exc
         sock = self.server.server_socket
         assert sock is not None
         self.port = int(sock.getsockname()[1])
