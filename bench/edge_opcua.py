@@ -1,5 +1,5 @@
 """OPC UA data changes through the edge gateway: an asyncua CNC simulator (``indunet.sim.opcua_cnc``,
-``MACHINES`` machine tools of 22 model points each, updated every 50 ms) in a process of its own.
+100 machine tools of 22 model points each, stepped every 20 ms) in a process of its own.
 
 indunet: an in-process ``Gateway`` with one OPC UA device per machine (mode subscribe, publishing and
 sampling interval 50 ms, one session and one subscription per machine), forwarding over the fsync'd

@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Per-request and per-migration-step chatter buries the lines an operator needs.
-    for noisy in ("httpx", "alembic"):
+    for noisy in ("httpx", "alembic", "asyncua", "snap7", "pymodbus"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:

@@ -1,7 +1,8 @@
 """``indunet demo``: a tenant, a login and simulated machines streaming into a running server.
 
 Everything goes through the public API, as a real plant would: the simulators post telemetry with
-their own device tokens. The login is generated once and kept in the data directory, so a second
+their own device tokens, and a shop floor of real Modbus, OPC UA and S7 servers reaches the platform
+through an edge gateway over the device MQTT endpoint (``demo_edge``). The login is generated once and kept in the data directory, so a second
 ``make demo`` shows the same credentials and the history recorded so far.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from indunet import demo_edge
 from indunet.core.config import Settings
 from indunet.core.errors import NotFound
 from indunet.core.i18n import cli_language, translate
@@ -26,6 +28,7 @@ from indunet.platform import accounts, devices, rules, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
 from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
+from indunet.transport.mqtt import MqttThread
 from indunet.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,19 @@ def _login(platform: Platform, principal: Principal) -> tuple[str, str]:
     return EMAIL, password
 
 
+def _gateway_token(platform: Platform, principal: Principal) -> str:
+    try:
+        ref = devices.resolve(platform, principal.tenant_id, demo_edge.GATEWAY)
+        return devices.rotate_token(platform, principal, ref.id)
+    except NotFound:
+        labels = {"line": "utilities"}
+        location = {"site": "Suzhou plant", "area": "Hall 1, cabinet E3"}
+        created = devices.create_device(
+            platform, principal, demo_edge.GATEWAY, "edge_gateway", labels, location
+        )
+        return str(created["token"])
+
+
 def prepare(platform: Platform) -> tuple[str, str, list[SimulatedDevice]]:
     """Tenant, admin login and the simulated devices with fresh tokens (idempotent)."""
     try:
@@ -130,9 +146,23 @@ def backfill(client: httpx.Client, base_url: str, simulated: list[SimulatedDevic
         response.raise_for_status()
 
 
+def _start_mqtt(platform: Platform) -> MqttThread:
+    """The device MQTT endpoint; on another port when the configured one is taken (by a broker)."""
+    mqtt = MqttThread(platform, "127.0.0.1", platform.settings.mqtt_port or 0)
+    try:
+        return mqtt.start()
+    except OSError:
+        mqtt.stop()
+        return MqttThread(platform, "127.0.0.1", 0).start()
+
+
 def run_demo(settings: Settings, log_level: str = "info") -> int:
     platform = Platform(settings)
     email, password, simulated = prepare(platform)
+    tenant = tenants.get_tenant_by_name(platform, TENANT)
+    gateway_token = _gateway_token(platform, Principal.system(tenant["id"], label="system:demo"))
+    mqtt = _start_mqtt(platform)
+    shop_floor = demo_edge.ShopFloor(gateway_token, mqtt.port, settings.data_dir).start()
     base_url = f"http://{settings.host}:{settings.port}"
     server = uvicorn.Server(
         uvicorn.Config(
@@ -157,6 +187,15 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,
         )
+        print(
+            translate(
+                "cli.demo_shop_floor",
+                cli_language(),
+                gateway=demo_edge.GATEWAY,
+                mqtt=f"mqtt://127.0.0.1:{mqtt.port}",
+            ),
+            flush=True,
+        )
         run_simulators(base_url, simulated, period_s=1.0, stop=stop)
 
     feeder = threading.Thread(target=feed, name="simulators", daemon=True)
@@ -166,5 +205,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
     finally:
         stop.set()
         feeder.join(timeout=5)
+        shop_floor.stop()
+        mqtt.stop()
         platform.close()
     return 0

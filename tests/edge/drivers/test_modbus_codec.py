@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import pytest
@@ -169,9 +170,12 @@ def test_32_bit_integer_round_trip(order: tuple[Order, Order], signed: int, unsi
 
 @given(orders, st.floats(width=32, allow_nan=False), st.floats(allow_nan=False))
 def test_float_round_trip(order: tuple[Order, Order], f32: float, f64: float) -> None:
-    for kind, value in (("float32", f32), ("float64", f64)):
-        p = point(kind, byte_order=order[0], word_order=order[1])
-        assert p.decode(p.encode(value)) == value
+    p64 = point("float64", byte_order=order[0], word_order=order[1])
+    assert p64.decode(p64.encode(f64)) == f64
+    # A float32 reads back as the shortest decimal of the same float32: the same registers again.
+    p32 = point("float32", byte_order=order[0], word_order=order[1])
+    registers = p32.encode(f32)
+    assert p32.encode(p32.decode(registers)) == registers
 
 
 @given(orders)
@@ -279,3 +283,20 @@ def test_plan_covers_every_point_exactly_once_within_limits(points: list[PointAd
             assert p.table is block.table
             assert block.start <= p.address and p.end <= block.start + block.count
             assert len(block.slice(list(range(block.count)), p)) == p.count
+
+
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_float32_decodes_to_the_shortest_decimal_of_the_same_float32(value: float) -> None:
+    from indunet.edge.drivers.floats import float32
+
+    packed = struct.pack(">f", value)
+    shown = float32(packed)
+    assert struct.pack(">f", shown) == packed
+    assert len(repr(shown)) <= len(repr(struct.unpack(">f", packed)[0]))
+
+
+def test_a_float32_register_reads_as_the_engineer_wrote_it() -> None:
+    from indunet.edge.drivers.floats import float32
+
+    assert float32(struct.pack(">f", 197.28)) == 197.28
+    assert float32(struct.pack(">f", 0.1)) == 0.1

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from indunet.edge.drivers.floats import float32
 from indunet.platform.models import DataType
 
 Value = bool | int | float | str
@@ -169,6 +170,8 @@ class PointAddress:
             return text.decode(self.encoding.value, errors="replace")
         if self.word_order is Order.LITTLE:
             data = _reverse_words(data)
+        if self.kind is Kind.FLOAT32:
+            return float32(data)
         fmt = _NUMERIC[self.kind][0]
         value: int | float = struct.unpack(fmt, data)[0]
         return value

@@ -27,6 +27,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from indunet.edge.drivers.floats import float32
+
 Value = bool | int | float | str
 
 # Area codes of the S7 protocol's address specification (S7 "area" byte).
@@ -170,8 +172,7 @@ def decode(address: Address, data: bytes) -> Value:
         value: int = struct.unpack(_INT_FORMATS[kind], data)[0]
         return value
     if kind == "real":
-        real: float = struct.unpack(">f", data)[0]
-        return real
+        return float32(data)
     if kind == "lreal":
         lreal: float = struct.unpack(">d", data)[0]
         return lreal
