@@ -23,3 +23,12 @@ def float32(packed: bytes) -> float:
         if _FLOAT32.pack(shortest) == packed:
             return shortest
     return value
+
+
+def fits_float32(value: float) -> bool:
+    """Whether ``value`` rounds to a float32 (finite values up to just above FLT_MAX do)."""
+    try:
+        _FLOAT32.pack(value)
+    except OverflowError:
+        return False
+    return True

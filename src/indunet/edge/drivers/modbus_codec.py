@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from indunet.edge.drivers.floats import float32
+from indunet.edge.drivers.floats import fits_float32, float32
 from indunet.platform.models import DataType
 
 Value = bool | int | float | str
@@ -101,7 +101,6 @@ _INT_RANGES: dict[Kind, tuple[int, int]] = {
     Kind.INT32: (-(2**31), 2**31 - 1),
     Kind.UINT32: (0, 2**32 - 1),
 }
-_FLOAT32_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -187,7 +186,7 @@ class PointAddress:
             return self._encode_string(value)
         if self.kind in (Kind.FLOAT32, Kind.FLOAT64):
             number = _as_float(value)
-            if self.kind is Kind.FLOAT32 and math.isfinite(number) and abs(number) > _FLOAT32_MAX:
+            if self.kind is Kind.FLOAT32 and math.isfinite(number) and not fits_float32(number):
                 raise ValueError(f"{number!r} is out of the float32 range")
             data = struct.pack(_NUMERIC[self.kind][0], number)
         else:

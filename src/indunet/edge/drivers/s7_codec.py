@@ -27,7 +27,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from indunet.edge.drivers.floats import float32
+from indunet.edge.drivers.floats import fits_float32, float32
 
 Value = bool | int | float | str
 
@@ -47,7 +47,6 @@ _INT_RANGES = {
     "dword": (0, 0xFFFF_FFFF),
 }
 _INT_FORMATS = {"byte": ">B", "int": ">h", "word": ">H", "dint": ">i", "dword": ">I"}
-_FLOAT32_MAX = 3.4028234663852886e38
 
 MAX_DB = 65_535
 MAX_OFFSET = 65_535  # S7 byte addresses are 16-bit in the classic protocol's address field
@@ -212,7 +211,7 @@ def encode(address: Address, value: Value, current: bytes = b"\x00") -> bytes:
         if not math.isfinite(number):
             raise ValueError(f"{address}: {number} is not a finite number")
         if kind == "real":
-            if abs(number) > _FLOAT32_MAX:
+            if not fits_float32(number):
                 raise ValueError(f"{address}: {number} exceeds the REAL range")
             return struct.pack(">f", number)
         return struct.pack(">d", number)
