@@ -61,3 +61,5 @@ def test_the_demo_gateway_brings_all_three_protocols_live_into_the_console(
         device_row = page.locator('[data-testid="gateway-device-row"]', has_text=name)
         expect(device_row.get_by_test_id("device-state")).to_have_attribute("data-state", "connected")
         expect(device_row).to_contain_text(driver)
+    assert watch.foreign_requests == []
+    assert watch.console_errors == []
