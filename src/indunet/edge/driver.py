@@ -24,17 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from indunet.platform.models import DataType
 
 Value = bool | int | float | str
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One value of one model point, timestamped at the source when the protocol carries a source
-    time (OPC UA), else when the gateway received it."""
+    time (OPC UA), else when the poll began. A tuple: drivers build one per point per poll."""
 
     point: str
     value: Value

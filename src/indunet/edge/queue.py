@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 ROW_OVERHEAD = 48
 """Bytes a row costs beyond its JSON (rowid, device, timestamp, page slack): a fair share of the file."""
 
@@ -103,7 +105,7 @@ class SampleQueue:
         """Commit ``samples`` (durable on return); the number of old samples dropped to stay bounded."""
         if not samples:
             return 0
-        rows = [(s.device, s.ts_ms, json.dumps(s.values, separators=(",", ":"))) for s in samples]
+        rows = [(s.device, s.ts_ms, orjson.dumps(s.values).decode()) for s in samples]
         size = sum(len(body) + len(device) + ROW_OVERHEAD for device, _, body in rows)
         with self._lock, self._transaction():
             self._db.executemany("INSERT INTO sample (device, ts_ms, body) VALUES (?, ?, ?)", rows)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,6 +30,13 @@ from indunet.edge.queue import Sample
 from indunet.platform.models import DataType
 
 log = logging.getLogger(__name__)
+
+_PYTHON_TYPES: dict[DataType, type] = {
+    DataType.BOOL: bool,
+    DataType.INT: int,
+    DataType.FLOAT: float,
+    DataType.STRING: str,
+}
 
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 60.0
@@ -43,7 +51,16 @@ class DeviceWorker:
         self.health = DeviceHealth(device.name, device.driver_name)
         # Polls, writes and calls take turns on the connection; a subscription runs beside them.
         self.lock = asyncio.Lock()
-        self._types = {p.name: p.data_type for p in device.type.points}
+        self._conversions = {
+            name: (
+                binding.scale,
+                binding.offset,
+                point.data_type,
+                _PYTHON_TYPES[point.data_type] if binding.scale == 1.0 and binding.offset == 0.0 else None,
+            )
+            for name, binding in device.bindings.items()
+            if (point := device.type.point(name)) is not None
+        }
         self._guard_s = max(GUARD_MIN_S, 3 * device.poll_s)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -122,17 +139,26 @@ class DeviceWorker:
 
     def samples(self, readings: Iterable[Reading]) -> Iterable[Sample]:
         by_ts: dict[int, dict[str, Any]] = {}
-        bindings = self.device.bindings
-        for reading in readings:
-            binding = bindings.get(reading.point)
-            data_type = self._types.get(reading.point)
-            if binding is None or data_type is None:
+        last_ts, values = -1, {}
+        conversions = self._conversions
+        for point, raw, ts_us in readings:
+            conversion = conversions.get(point)
+            if conversion is None:
                 continue
-            value = engineering(reading.value, binding.scale, binding.offset, data_type)
-            if value is not None:
-                by_ts.setdefault(reading.ts_us // 1000, {})[reading.point] = value
-        for ts_ms, values in by_ts.items():
-            yield Sample(self.device.name, ts_ms, values)
+            scale, offset, data_type, as_is = conversion
+            # The common case, a value already of the point's type and unscaled, takes no call at all.
+            if type(raw) is as_is and (as_is is not float or math.isfinite(raw)):  # type: ignore[arg-type]
+                value: Value | None = raw
+            else:
+                value = engineering(raw, scale, offset, data_type)
+            if value is None:
+                continue
+            ts_ms = ts_us // 1000
+            if ts_ms != last_ts:
+                last_ts, values = ts_ms, by_ts.setdefault(ts_ms, {})
+            values[point] = value
+        for ts_ms, grouped in by_ts.items():
+            yield Sample(self.device.name, ts_ms, grouped)
 
 
 def engineering(raw: Value, scale: float, offset: float, data_type: DataType) -> Value | None:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -44,10 +45,13 @@ from indunet.edge.driver import (
 from indunet.edge.drivers.modbus_codec import (
     MAX_GAP,
     AddressError,
+    BlockDecoder,
     Kind,
     PointAddress,
     ReadBlock,
     Table,
+    block_bytes,
+    block_decoder,
     parse_address,
     plan_reads,
 )
@@ -69,6 +73,24 @@ _EXCEPTIONS = {
     11: "GATEWAY TARGET DEVICE FAILED TO RESPOND",
 }
 _GATEWAY_MISSES = (10, 11)
+
+
+_READ_METHODS = {
+    Table.COIL: "read_coils",
+    Table.DISCRETE: "read_discrete_inputs",
+    Table.INPUT: "read_input_registers",
+    Table.HOLDING: "read_holding_registers",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _PlannedRead:
+    """One block with everything a poll needs worked out once: request, label, decoders."""
+
+    block: ReadBlock
+    method: str
+    label: str
+    decoders: tuple[tuple[str, BlockDecoder], ...]
 
 
 class ModbusDriver:
@@ -96,6 +118,21 @@ class ModbusDriver:
         self.blocks = blocks
         self.commands = commands
         self.raw_types = {name: p.raw_type for name, p in points.items()}
+        self._reads = [
+            _PlannedRead(
+                block,
+                _READ_METHODS[block.table],
+                f"{block.table.value} {block.start}..{block.start + block.count - 1}",
+                tuple(
+                    (
+                        self.names[i],
+                        block_decoder(points[self.names[i]], points[self.names[i]].address - block.start),
+                    )
+                    for i in block.members
+                ),
+            )
+            for block in blocks
+        ]
         self._client: AsyncModbusTcpClient | None = None
 
     async def connect(self) -> None:
@@ -119,18 +156,18 @@ class ModbusDriver:
 
     async def read(self) -> PollResult:
         result = PollResult()
+        readings = result.readings
         # One timestamp per poll: a poll is one sample of the device, however many requests it took.
         ts = now_us()
-        for block in self.blocks:
+        for planned in self._reads:
             try:
-                values = await self._read_block(block)
+                values = await self._read_block(planned)
             except DeviceError as exc:
                 result.errors.append(exc)
                 continue
-            for i in block.members:
-                point = self.points[self.names[i]]
-                value = point.decode(block.slice(values, point))
-                result.readings.append(Reading(self.names[i], value, ts))
+            data = b"" if planned.block.table.bits else block_bytes(values)
+            for name, decode in planned.decoders:
+                readings.append(Reading(name, decode(values, data), ts))
         return result
 
     async def subscribe(self, emit: Emit) -> None:
@@ -176,15 +213,9 @@ class ModbusDriver:
         await self.write(str(target["write"]), value)
         return None
 
-    async def _read_block(self, block: ReadBlock) -> Sequence[int]:
-        method = {
-            Table.COIL: "read_coils",
-            Table.DISCRETE: "read_discrete_inputs",
-            Table.INPUT: "read_input_registers",
-            Table.HOLDING: "read_holding_registers",
-        }[block.table]
-        where = f"{block.table.value} {block.start}..{block.start + block.count - 1}"
-        response = await self._call(where, method, block.start, count=block.count)
+    async def _read_block(self, planned: _PlannedRead) -> Sequence[int]:
+        block, where = planned.block, planned.label
+        response = await self._call(where, planned.method, block.start, count=block.count)
         if block.table.bits:
             bits = list(response.bits)
             if len(bits) < block.count:
@@ -196,9 +227,10 @@ class ModbusDriver:
         client = self._client
         if client is None or not client.connected:
             raise TransportError(f"not connected to {self.host}:{self.port}")
+        # pymodbus times each request out itself (ModbusIOException after timeout_s); a second timer per
+        # request here cost a tenth of a poll. A hang beyond that is the worker's guard timeout.
         try:
-            async with asyncio.timeout(self.timeout_s + 1.0):
-                response: ModbusPDU = await getattr(client, method)(*args, slave=self.unit, **kwargs)
+            response: ModbusPDU = await getattr(client, method)(*args, slave=self.unit, **kwargs)
         except TimeoutError:
             raise TransportError(f"{where}: no reply within {self.timeout_s} s") from None
         except (ModbusException, OSError) as exc:
