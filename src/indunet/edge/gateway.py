@@ -141,5 +141,10 @@ def run_gateway(config: GatewayConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         await Gateway(config).run(stop)
 
-    asyncio.run(main())
+    try:
+        import uvloop  # with uvicorn[standard] on Linux: cheaper sockets and timers for many devices
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
     return 0

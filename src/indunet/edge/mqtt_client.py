@@ -284,5 +284,8 @@ class MqttClient:
         for future in futures:
             if not future.done():
                 future.set_exception(ConnectionLost(reason))
+                # Whoever awaits it still gets the error; a publish cancelled meanwhile has nobody to
+                # retrieve it, and asyncio would log every such future at shutdown.
+                future.exception()
         self._pending.clear()
         self._suback.clear()

@@ -1,11 +1,16 @@
-"""Modbus TCP driver on pymodbus' asyncio client.
+"""Modbus TCP driver: indunet's own sans-I/O framing (``modbus_frames``) on an asyncio connection
+(``modbus_link``); pymodbus probes unknown devices in ``scan``.
 
-Theory of operation. ``create`` parses every point's keys with ``modbus_codec`` and plans the reads
-once; ``read`` sends one request per planned block, one after the other on one connection, and cuts
-each point's value out of its block. An exception response or a short reply fails its block only
-(DeviceError in ``PollResult.errors``); a timeout or a broken connection fails the whole poll
-(TransportError), because after a lost reply the connection can no longer be trusted and the
-gateway's reconnect with back-off is the recovery. The client never retries or reconnects by itself.
+Theory of operation. ``create`` parses every point's keys with ``modbus_codec``, plans the reads and
+compiles one decoder per point, once; ``read`` sends one request per planned block, one after the
+other on one connection, and decodes each point out of its block with one struct call. An exception
+response or a short reply fails its block only (DeviceError in ``PollResult.errors``); a timeout, a
+malformed frame or a broken connection fails the whole poll (TransportError), because after a lost or
+garbled reply the connection can no longer be trusted and the gateway's reconnect with back-off is
+the recovery. The driver never retries or reconnects by itself. The framing is indunet's own rather
+than pymodbus' client because a poll through pymodbus' transaction manager cost about as much CPU
+again as everything else the gateway does with it (see ``bench/edge_modbus.py``); pymodbus' server
+is the peer every test talks to.
 
 Connection keys: ``host`` (required), ``port`` (502), ``unit`` (1..247 or 0/255 for TCP-only
 devices, default 1), ``timeout_s`` (2), ``max_gap`` (0: merge contiguous addresses only).
@@ -20,15 +25,13 @@ parameter (``set_speed: {write: speed_setpoint, param: rpm}``); values are raw, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
-from pymodbus.pdu import ModbusPDU
 
 from indunet.core.timeutil import now_us
 from indunet.edge.driver import (
@@ -42,6 +45,7 @@ from indunet.edge.driver import (
     TransportError,
     Value,
 )
+from indunet.edge.drivers import modbus_frames as frames
 from indunet.edge.drivers.modbus_codec import (
     MAX_GAP,
     AddressError,
@@ -55,6 +59,7 @@ from indunet.edge.drivers.modbus_codec import (
     parse_address,
     plan_reads,
 )
+from indunet.edge.drivers.modbus_link import LinkError, ModbusLink
 from indunet.platform.models import DataType
 
 DEFAULT_PORT = 502
@@ -75,11 +80,11 @@ _EXCEPTIONS = {
 _GATEWAY_MISSES = (10, 11)
 
 
-_READ_METHODS = {
-    Table.COIL: "read_coils",
-    Table.DISCRETE: "read_discrete_inputs",
-    Table.INPUT: "read_input_registers",
-    Table.HOLDING: "read_holding_registers",
+_READ_FUNCTIONS = {
+    Table.COIL: frames.READ_COILS,
+    Table.DISCRETE: frames.READ_DISCRETE_INPUTS,
+    Table.INPUT: frames.READ_INPUT_REGISTERS,
+    Table.HOLDING: frames.READ_HOLDING_REGISTERS,
 }
 
 
@@ -88,7 +93,7 @@ class _PlannedRead:
     """One block with everything a poll needs worked out once: request, label, decoders."""
 
     block: ReadBlock
-    method: str
+    function: int
     label: str
     decoders: tuple[tuple[str, BlockDecoder], ...]
 
@@ -121,7 +126,7 @@ class ModbusDriver:
         self._reads = [
             _PlannedRead(
                 block,
-                _READ_METHODS[block.table],
+                _READ_FUNCTIONS[block.table],
                 f"{block.table.value} {block.start}..{block.start + block.count - 1}",
                 tuple(
                     (
@@ -133,26 +138,19 @@ class ModbusDriver:
             )
             for block in blocks
         ]
-        self._client: AsyncModbusTcpClient | None = None
+        self._link: ModbusLink | None = None
 
     async def connect(self) -> None:
         await self.close()
-        client = _client(self.host, self.port, self.timeout_s)
         try:
-            ok = await asyncio.wait_for(client.connect(), timeout=self.timeout_s + 1.0)
-        except (TimeoutError, OSError, ModbusException) as exc:
-            client.close()
-            raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
-        if not ok:
-            client.close()
-            raise TransportError(f"cannot connect to {self.host}:{self.port}")
-        self._client = client
+            self._link = await ModbusLink.open(self.host, self.port, self.timeout_s)
+        except LinkError as exc:
+            raise TransportError(str(exc)) from None
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
 
     async def read(self) -> PollResult:
         result = PollResult()
@@ -184,20 +182,41 @@ class ModbusDriver:
         except ValueError as exc:
             raise DeviceError(f"{point}: {exc}") from None
         where = f"{address.table.value} {address.address}"
+        at, unit = address.address, self.unit
         if address.table is Table.COIL:
-            await self._call(where, "write_coil", address.address, bool(words[0]))
+            value = bool(words[0])
+            await self._exchange(
+                where, frames.WRITE_SINGLE_COIL, lambda t: frames.write_coil_request(t, unit, at, value)
+            )
         elif address.kind is Kind.BOOL:
             # A bit of a register: read-modify-write; not atomic, as with any plain Modbus device.
-            current = await self._call(where, "read_holding_registers", address.address, count=1)
+            current = await self._exchange(
+                where,
+                frames.READ_HOLDING_REGISTERS,
+                lambda t: frames.read_request(t, unit, frames.READ_HOLDING_REGISTERS, at, 1),
+            )
             word = _registers(current, 1, where)[0]
             assert address.bit is not None
             mask = 1 << address.bit
             word = (word | mask) if words[0] else (word & ~mask)
-            await self._call(where, "write_register", address.address, word)
+            await self._exchange(
+                where,
+                frames.WRITE_SINGLE_REGISTER,
+                lambda t: frames.write_register_request(t, unit, at, word),
+            )
         elif len(words) == 1:
-            await self._call(where, "write_register", address.address, words[0])
+            single = words[0]
+            await self._exchange(
+                where,
+                frames.WRITE_SINGLE_REGISTER,
+                lambda t: frames.write_register_request(t, unit, at, single),
+            )
         else:
-            await self._call(where, "write_registers", address.address, words)
+            await self._exchange(
+                where,
+                frames.WRITE_MULTIPLE_REGISTERS,
+                lambda t: frames.write_registers_request(t, unit, at, words),
+            )
 
     async def call(self, command: str, params: Mapping[str, Any]) -> Any:
         target = self.commands.get(command)
@@ -214,34 +233,39 @@ class ModbusDriver:
         return None
 
     async def _read_block(self, planned: _PlannedRead) -> Sequence[int]:
-        block, where = planned.block, planned.label
-        response = await self._call(where, planned.method, block.start, count=block.count)
+        block, where, unit = planned.block, planned.label, self.unit
+        response = await self._exchange(
+            where,
+            planned.function,
+            lambda t: frames.read_request(t, unit, planned.function, block.start, block.count),
+        )
         if block.table.bits:
-            bits = list(response.bits)
+            bits = response.bits
             if len(bits) < block.count:
                 raise DeviceError(f"{where}: malformed reply with {len(bits)} of {block.count} bits")
             return [int(b) for b in bits[: block.count]]
         return _registers(response, block.count, where)
 
-    async def _call(self, where: str, method: str, *args: Any, **kwargs: Any) -> ModbusPDU:
-        client = self._client
-        if client is None or not client.connected:
+    async def _exchange(self, where: str, function: int, build: Callable[[int], bytes]) -> frames.Response:
+        """One request and its response; ``build`` makes the frame for a transaction id."""
+        link = self._link
+        if link is None or not link.open_:
             raise TransportError(f"not connected to {self.host}:{self.port}")
-        # pymodbus times each request out itself (ModbusIOException after timeout_s); a second timer per
-        # request here cost a tenth of a poll. A hang beyond that is the worker's guard timeout.
+        transaction = link.next_id()
         try:
-            response: ModbusPDU = await getattr(client, method)(*args, slave=self.unit, **kwargs)
-        except TimeoutError:
-            raise TransportError(f"{where}: no reply within {self.timeout_s} s") from None
-        except (ModbusException, OSError) as exc:
-            raise TransportError(f"{where}: {_one_line(exc)}") from None
-        if response.isError():
-            code = int(getattr(response, "exception_code", 0))
+            response = await link.request(transaction, build(transaction))
+        except LinkError as exc:
+            raise TransportError(f"{where}: {exc}") from None
+        if response.function != function:
+            link.close()  # an answer to a question never asked: the stream is out of step
+            raise TransportError(f"{where}: reply for function {response.function}, not {function}")
+        if response.exception is not None:
+            code = response.exception
             raise DeviceError(f"{where}: exception {code:02X} {_EXCEPTIONS.get(code, 'UNKNOWN')}")
         return response
 
 
-def _registers(response: ModbusPDU, count: int, where: str) -> list[int]:
+def _registers(response: frames.Response, count: int, where: str) -> list[int]:
     registers = list(response.registers)
     if len(registers) != count:
         raise DeviceError(f"{where}: malformed reply with {len(registers)} of {count} registers")

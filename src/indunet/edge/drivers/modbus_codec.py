@@ -26,6 +26,7 @@ Each point's values are then cut back out of its block with ``ReadBlock.slice``.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -241,13 +242,33 @@ def block_decoder(point: PointAddress, offset: int) -> BlockDecoder:
     if point.kind is Kind.BOOL:
         bit = point.bit or 0
         return lambda words, _data: bool((words[offset] >> bit) & 1)
-    if point.kind in _NUMERIC and point.byte_order is Order.BIG and point.word_order is Order.BIG:
-        start, end = 2 * offset, 2 * (offset + count)
+    start, end = 2 * offset, 2 * (offset + count)
+    if point.kind is Kind.STRING:
+        if point.byte_order is not Order.BIG:
+            return lambda words, _data: point.decode(words[offset : offset + count])
+        encoding = point.encoding.value
+        return lambda _words, data: data[start:end].split(b"\x00", 1)[0].decode(encoding, errors="replace")
+    if point.byte_order is Order.BIG and point.word_order is Order.BIG:
         if point.kind is Kind.FLOAT32:
             return lambda _words, data: float32(data[start:end])
         unpack = struct.Struct(_NUMERIC[point.kind][0]).unpack_from
         return lambda _words, data: unpack(data, start)[0]
-    return lambda words, _data: point.decode(words[offset : offset + count])
+    # Swapped words and/or bytes: gather the bytes in big-endian order with one C call, then unpack.
+    order = _byte_order(count, point.byte_order, point.word_order)
+    gather = operator.itemgetter(*(start + i for i in order))
+    if point.kind is Kind.FLOAT32:
+        return lambda _words, data: float32(bytes(gather(data)))
+    unpack_bytes = struct.Struct(_NUMERIC[point.kind][0]).unpack
+    return lambda _words, data: unpack_bytes(bytes(gather(data)))[0]
+
+
+def _byte_order(count: int, byte_order: Order, word_order: Order) -> list[int]:
+    """Where each big-endian byte of a value sits among its registers' bytes as they arrive."""
+    words = list(range(count))
+    if word_order is Order.LITTLE:
+        words.reverse()
+    inner = (1, 0) if byte_order is Order.LITTLE else (0, 1)
+    return [2 * w + b for w in words for b in inner]
 
 
 def block_bytes(words: Sequence[int]) -> bytes:
