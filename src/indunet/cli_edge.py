@@ -110,7 +110,9 @@ async def scan_targets(
 def _guess(port: int | None) -> list[str]:
     by_port = {v: k for k, v in DEFAULT_PORTS.items()}
     first = by_port.get(port or 0)
-    order = ["opcua", "modbus", "s7"]
+    # Wrong guesses cost least in this order: an OPC UA hello and an S7 connection request are refused
+    # at once by other servers, while Modbus probing waits out a timeout per unit id.
+    order = ["opcua", "s7", "modbus"]
     return [first, *[p for p in order if p != first]] if first else order
 
 

@@ -279,10 +279,6 @@ def _client(host: str, port: int, timeout_s: float) -> AsyncModbusTcpClient:
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def create(spec: DeviceSpec) -> ModbusDriver:
     """Check ``spec`` (BindingError with the configuration path) and build the driver; no I/O."""
     conn = spec.connection

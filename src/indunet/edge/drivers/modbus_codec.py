@@ -20,7 +20,8 @@ of one register.
 ``plan_reads`` merges the points of one device into as few requests as the protocol allows: points
 of one table are sorted by address and a request grows while the next point starts at most
 ``max_gap`` entries after the current end and the request stays within 125 registers or 2000 bits.
-Each point's values are then cut back out of its block with ``ReadBlock.slice``.
+Each point is then decoded out of its block's registers by a decoder compiled once per point
+(``block_decoder``).
 """
 
 from __future__ import annotations
