@@ -63,7 +63,7 @@ def _write(tmp_path: Path, document: dict[str, Any]) -> Path:
 def test_check_accepts_a_valid_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path, configs.gateway("gw", "token", 1883, "q.db", [configs.pump("pump-1", 502)]))
     assert main(["gateway", "check", "--config", str(path)]) == 0
-    assert "1 devices, 10 bound points" in capsys.readouterr().out
+    assert "1 devices, 13 bound points" in capsys.readouterr().out
 
 
 def test_check_lists_every_problem_with_its_place_and_exits_2(

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, exc, func, select, text, update
 from tests.helpers import PASSWORD, Tenant, new_tenant
 
+from indunet.platform.models import builtin_types
 from indunet.platform.runtime import Platform
 from indunet.store.metadata import audit_log
 
@@ -132,11 +133,7 @@ def test_type_writes_are_audited(client: TestClient, plant: Tenant, writes: dict
     assert deleted["before"]["version"] == "1.0.1" and deleted["after"] is None
     # Installing the built-in models at tenant creation is on record too, by the system.
     builtins = _entries(client, plant, entity="device_type", action="create", actor="system:cli")
-    assert {r["entity_id"] for r in builtins} == {
-        "cnc_machine_tool",
-        "industrial_robot",
-        "flow_pressure_instrument",
-    }
+    assert {r["entity_id"] for r in builtins} == {t.name for t in builtin_types()}
 
 
 def test_account_and_tenant_writes_are_audited(

@@ -13,7 +13,13 @@ from tests.helpers import Tenant, new_tenant
 
 from indunet.platform.runtime import Platform
 
-BUILTINS = {"cnc_machine_tool", "industrial_robot", "flow_pressure_instrument"}
+BUILTINS = {
+    "cnc_machine_tool",
+    "industrial_robot",
+    "flow_pressure_instrument",
+    "centrifugal_pump",
+    "edge_gateway",
+}
 
 PRESS_YAML = """
 name: hydraulic_press
