@@ -171,3 +171,27 @@ export class LiveChart {
     this.plot.destroy();
   }
 }
+
+/**
+ * Add one poll's samples (`series`: point name -> [[ts, value], ...]) to each view's buffer and redraw
+ * the last `windowMs`. The window ends at the newest sample, so a browser clock ahead of the server's
+ * does not empty it. A view is `{name, unit, buffer, chart, figure, empty, latest}`; `formatWhen` turns
+ * the latest value's timestamp (ms) into its tooltip.
+ */
+export function showSeries(views, series, windowMs, formatWhen = formatTime) {
+  let newest = NaN;
+  for (const v of views) {
+    v.buffer.append(series[v.name]);
+    if (!(v.buffer.lastMs <= newest)) newest = v.buffer.lastMs;
+  }
+  const cutoff = (Number.isNaN(newest) ? Date.now() : newest) - windowMs;
+  for (const v of views) {
+    v.buffer.trim(cutoff);
+    v.chart.setData(v.buffer.toData());
+    v.figure.dataset.points = String(v.buffer.length);
+    v.figure.dataset.lastTs = v.buffer.lastRaw || '';
+    v.empty.hidden = v.buffer.length > 0;
+    v.latest.textContent = v.buffer.length ? `${formatValue(v.buffer.lastValue)}${v.unit ? ` ${v.unit}` : ''}` : '';
+    v.latest.title = v.buffer.length ? formatWhen(v.buffer.lastMs) : '';
+  }
+}

@@ -7,7 +7,7 @@
 // see it move.
 
 import { api } from '../api.js';
-import { ChartLibraryMissing, LiveChart, SeriesBuffer, loadChartLibrary } from '../chart.js';
+import { ChartLibraryMissing, LiveChart, SeriesBuffer, loadChartLibrary, showSeries } from '../chart.js';
 import { errorText, h, labelChips, messageBox, pageHeader, poll, refreshTimes, relativeTime, statusBadge } from '../dom.js';
 import { formatDateTime, formatValue, isChinese, t } from '../i18n.js';
 
@@ -201,22 +201,7 @@ export async function mount(outlet, ctx) {
   stops.push(poll(async (signal) => {
     const res = await api.telemetry(id, { points: numeric, start: nextStart(), limit: LIMIT }, { signal });
     const series = (res && res.series) || {};
-    let newest = NaN;
-    for (const v of views) {
-      v.buffer.append(series[v.name]);
-      if (!(v.buffer.lastMs <= newest)) newest = v.buffer.lastMs;
-    }
-    // The window ends at the newest sample, so a browser clock ahead of the server's does not empty it.
-    const cutoff = (Number.isNaN(newest) ? Date.now() : newest) - WINDOW_MS;
-    for (const v of views) {
-      v.buffer.trim(cutoff);
-      v.chart.setData(v.buffer.toData());
-      v.figure.dataset.points = String(v.buffer.length);
-      v.figure.dataset.lastTs = v.buffer.lastRaw || '';
-      v.empty.hidden = v.buffer.length > 0;
-      v.latest.textContent = v.buffer.length ? `${formatValue(v.buffer.lastValue)}${v.unit ? ` ${v.unit}` : ''}` : '';
-      v.latest.title = v.buffer.length ? formatDateTime(v.buffer.lastMs) : '';
-    }
+    showSeries(views, series, WINDOW_MS, formatDateTime);
     chartMessage.replaceChildren();
     refreshTimes(outlet);
   }, TELEMETRY_MS, (err) => {

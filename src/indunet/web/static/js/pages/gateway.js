@@ -7,13 +7,13 @@
 // chart's figure carries data-points / data-last-ts for tests.
 
 import { request } from '../api.js';
-import { ChartLibraryMissing, LiveChart, SeriesBuffer, loadChartLibrary } from '../chart.js';
+import { ChartLibraryMissing, LiveChart, SeriesBuffer, loadChartLibrary, showSeries } from '../chart.js';
 import { errorText, h, messageBox, pageHeader, poll, refreshTimes, relativeTime, statusBadge } from '../dom.js';
 import {
   GATEWAY_TYPE, bytes, deviceStateBadge, devicesCell, duration, latestReport, listAll, mapLimited, num, since,
   uplinkBadge, uplinkState,
 } from '../gateway_format.js';
-import { formatTime, formatValue, t } from '../i18n.js';
+import { formatTime, t } from '../i18n.js';
 
 const REFRESH_MS = 5000;
 const WINDOW_MS = 60 * 60 * 1000;
@@ -189,21 +189,7 @@ export async function mount(outlet, ctx) {
         signal, params: { point: CHARTED.map(([n]) => n), start: nextStart(), limit: 10000 },
       });
       const series = (res && res.series) || {};
-      let newest = NaN;
-      for (const v of views) {
-        v.buffer.append(series[v.name]);
-        if (!(v.buffer.lastMs <= newest)) newest = v.buffer.lastMs;
-      }
-      // The window ends at the newest sample, so a browser clock ahead of the server's does not empty it.
-      const cutoff = (Number.isNaN(newest) ? Date.now() : newest) - WINDOW_MS;
-      for (const v of views) {
-        v.buffer.trim(cutoff);
-        v.chart.setData(v.buffer.toData());
-        v.figure.dataset.points = String(v.buffer.length);
-        v.figure.dataset.lastTs = v.buffer.lastRaw || '';
-        v.empty.hidden = v.buffer.length > 0;
-        v.latest.textContent = v.buffer.length ? `${formatValue(v.buffer.lastValue)}${v.unit ? ` ${v.unit}` : ''}` : '';
-      }
+      showSeries(views, series, WINDOW_MS);
       chartMessage.replaceChildren();
       refreshTimes(outlet);
     }, REFRESH_MS, (err) => {
