@@ -1,0 +1,1 @@
+"""Identifier resolution: the hierarchical identifier system, Handle-protocol compatible."""
