@@ -9,7 +9,7 @@ import socket
 from asyncua import Client
 
 from indunet.edge.automodel import Argument, BrowsedNode, identifier, propose, snake_case
-from indunet.edge.drivers.opcua import browse
+from indunet.edge.drivers.opcua_discovery import browse
 from indunet.platform.models import Access, DataType, from_aas_json, to_aas_json
 from indunet.sim.opcua_cnc import CncOpcUaServer, point_node_id
 

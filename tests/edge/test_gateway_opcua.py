@@ -11,7 +11,7 @@ from tests.edge import configs
 from tests.edge.conftest import Uplink, free_port, stored, until
 
 from indunet.edge import config as gateway_config
-from indunet.edge.drivers.opcua import generate_client_certificate
+from indunet.edge.drivers.opcua_discovery import generate_client_certificate
 from indunet.edge.gateway import Gateway
 from indunet.platform import devices, rpc
 from indunet.platform.models import builtin_types

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from indunet.edge.driver import Binding, BindingError, DeviceError, DeviceSpec, Reading, TransportError
-from indunet.edge.drivers import opcua
+from indunet.edge.drivers import opcua, opcua_discovery
 from indunet.platform.models import DataType
 from indunet.sim.opcua_cnc import (
     CncOpcUaServer,
@@ -176,7 +176,7 @@ def test_method_calls_change_the_machine(sim: ServerThread) -> None:
 
 
 def test_encrypted_session_with_user_and_wrong_password(sim: ServerThread, tmp_path: Path) -> None:
-    cert, key = asyncio.run(opcua.generate_client_certificate(tmp_path))
+    cert, key = asyncio.run(opcua_discovery.generate_client_certificate(tmp_path))
     secure = {
         "security_policy": "Basic256Sha256",
         "security_mode": "SignAndEncrypt",
