@@ -1,0 +1,166 @@
+"""A node's Handle protocol servers: UDP and TCP on one port (2641 by default), over ``idr.wire``.
+
+UDP: each datagram goes through a ``Reassembler`` keyed by the sender (messages above 512 octets
+arrive in fragments); a complete request is answered and the answer fragmented back. TCP: a
+``StreamDecoder`` per connection; requests on one connection are answered in order. A malformed
+message is answered with RC_PROTOCOL_ERROR when its envelope can be read (so the request id is
+known), else dropped (UDP) or the connection closed (TCP): a client never waits for nothing it could
+have been told, and the server never crashes on input. Store access runs on the event loop: SQLite
+reads of one record take tens of microseconds, and a thread hop would cost more than the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, cast
+
+from indunet.idr.service import Service
+from indunet.idr.wire import (
+    ErrorResponse,
+    Message,
+    Reassembler,
+    StreamDecoder,
+    WireError,
+    decode,
+    decode_envelope,
+    encode,
+    fragment,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TCP_CONNECTIONS = 10_000
+TCP_IDLE_S = 60.0
+
+
+def _error_for(data: bytes, exc: WireError) -> bytes | None:
+    """The protocol error answering undecodable ``data``, when its envelope names a request id."""
+    try:
+        envelope = decode_envelope(data)
+    except WireError:
+        return None
+    message = Message(ErrorResponse(0, int(exc.code), str(exc)[:200]), request_id=envelope.request_id)
+    return encode(message)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.reassembler = Reassembler()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        try:
+            whole = self.reassembler.add(data, source=addr, now=time.monotonic())
+        except WireError as exc:
+            self._send(_error_for(data, exc), addr)
+            return
+        if whole is None:
+            return
+        try:
+            request = decode(whole)
+        except WireError as exc:
+            self._send(_error_for(whole, exc), addr)
+            return
+        if not request.is_request:
+            return  # a response sent to a server: nothing to answer
+        response = self.service.answer(request, whole, addr)
+        self._send(encode(response), addr)
+
+    def _send(self, message: bytes | None, addr: Any) -> None:
+        if message is None or self.transport is None:
+            return
+        for packet in fragment(message):
+            self.transport.sendto(packet, addr)
+
+
+class _Tcp(asyncio.Protocol):
+    def __init__(self, server: IdrServer) -> None:
+        self.server = server
+        self.decoder = StreamDecoder()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Any = None
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.peer = transport.get_extra_info("peername")
+        if len(self.server.connections) >= MAX_TCP_CONNECTIONS:
+            self.transport.abort()
+            return
+        self.server.connections.add(self)
+        self._touch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self._touch()
+        try:
+            frames = self.decoder.feed(data)
+        except WireError:
+            self.transport.close()  # the stream is out of step: nothing after this can be framed
+            return
+        for frame in frames:
+            try:
+                request = decode(frame)
+            except WireError as exc:
+                answer = _error_for(frame, exc)
+                if answer is not None:
+                    self.transport.write(answer)
+                continue
+            if request.is_request:
+                self.transport.write(encode(self.server.service.answer(request, frame, self.peer)))
+
+    def _touch(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle = loop.call_later(TCP_IDLE_S, self._expire)
+
+    def _expire(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class IdrServer:
+    """UDP and TCP listeners of one node; ``port`` 0 picks a free one (the same for both)."""
+
+    def __init__(self, service: Service, host: str = "127.0.0.1", port: int = 2641) -> None:
+        self.service = service
+        self.host = host
+        self.port = port
+        self.connections: set[_Tcp] = set()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    async def start(self) -> IdrServer:
+        loop = asyncio.get_running_loop()
+        self._tcp = await loop.create_server(lambda: _Tcp(self), self.host, self.port)
+        self.port = int(self._tcp.sockets[0].getsockname()[1])
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(self.service), local_addr=(self.host, self.port)
+        )
+        self._udp = transport
+        log.info("identifier node listening on %s:%d (UDP and TCP)", self.host, self.port)
+        return self
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            for connection in list(self.connections):
+                if connection.transport is not None:
+                    connection.transport.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._tcp.wait_closed(), 5)

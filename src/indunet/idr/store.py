@@ -1,0 +1,257 @@
+"""Identifier records in SQL: one row per identifier, one row per value.
+
+Theory of operation: the tables live in their own SQLAlchemy ``MetaData`` (names prefixed ``idr_``),
+apart from the platform's migrated schema, and are created on open when missing. SQLite is the
+default (a file path or ``sqlite:///`` URL); a ``postgresql://`` URL selects PostgreSQL. Engines come
+from :func:`indunet.store.engine.create_metadata_engine`, so both backends are tuned as the platform's.
+
+Every read-check-write sequence runs in one :class:`Transaction`. On PostgreSQL a write transaction
+locks the identifier's row (``SELECT ... FOR UPDATE``); SQLite allows one writer at a time anyway,
+and a process-wide lock keeps this process's writers from upgrading read locks into ``database is
+locked`` errors. Identifiers are stored as given: callers pass them through
+:func:`indunet.idr.model.normalise` first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
+from indunet.store.engine import create_metadata_engine
+
+metadata = MetaData()
+
+handles = Table(
+    "idr_handle",
+    metadata,
+    Column("handle", Text, primary_key=True),
+    Column("prefix", Text, nullable=False, index=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+values = Table(
+    "idr_value",
+    metadata,
+    Column("handle", Text, ForeignKey("idr_handle.handle", ondelete="CASCADE"), nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("ttl_type", SmallInteger, nullable=False),
+    Column("ttl", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("permissions", Integer, nullable=False),
+    Column("refs", JSON, nullable=False),
+    PrimaryKeyConstraint("handle", "idx"),
+)
+
+
+class HandleExists(Exception):
+    """The identifier is registered already."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    handle: str
+    values: tuple[HandleValue, ...]
+    created: datetime
+    updated: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _value_row(handle: str, value: HandleValue) -> dict[str, Any]:
+    return {
+        "handle": handle,
+        "idx": value.index,
+        "type": value.type,
+        "data": value.data,
+        "ttl_type": int(value.ttl_type),
+        "ttl": value.ttl,
+        "timestamp": value.timestamp,
+        "permissions": int(value.permissions),
+        "refs": [[r.handle, r.index] for r in value.references],
+    }
+
+
+def _value(row: Any) -> HandleValue:
+    return HandleValue(
+        index=int(row.idx),
+        type=row.type,
+        data=bytes(row.data),
+        ttl_type=TtlType(row.ttl_type),
+        ttl=int(row.ttl),
+        timestamp=int(row.timestamp),
+        permissions=Permission(row.permissions),
+        references=tuple(Reference(str(h), int(i)) for h, i in row.refs),
+    )
+
+
+class Transaction:
+    """The operations on records, all inside one database transaction."""
+
+    def __init__(self, conn: Connection, *, locking: bool) -> None:
+        self._conn = conn
+        self._locking = locking
+
+    def exists(self, handle: str) -> bool:
+        query = select(handles.c.handle).where(handles.c.handle == handle)
+        if self._locking:
+            query = query.with_for_update()
+        return self._conn.execute(query).first() is not None
+
+    def get(self, handle: str) -> list[HandleValue] | None:
+        """The record's values in index order; None when the identifier is not registered."""
+        if not self.exists(handle):
+            return None
+        rows = self._conn.execute(select(values).where(values.c.handle == handle).order_by(values.c.idx))
+        return [_value(r) for r in rows]
+
+    def get_value(self, handle: str, index: int) -> HandleValue | None:
+        row = self._conn.execute(
+            select(values).where(values.c.handle == handle, values.c.idx == index)
+        ).first()
+        return None if row is None else _value(row)
+
+    def create(self, handle: str, new_values: Sequence[HandleValue]) -> None:
+        """Register ``handle`` with ``new_values``; HandleExists (ending the transaction) when it is."""
+        self.create_many([(handle, new_values)])
+
+    def create_many(self, records: Iterable[tuple[str, Sequence[HandleValue]]]) -> int:
+        """Register many identifiers with two multi-row inserts (bulk registration)."""
+        now = _now()
+        handle_rows: list[dict[str, Any]] = []
+        value_rows: list[dict[str, Any]] = []
+        for handle, record_values in records:
+            handle_rows.append({"handle": handle, "prefix": split(handle)[0], "created": now, "updated": now})
+            value_rows.extend(_value_row(handle, v) for v in record_values)
+        if not handle_rows:
+            return 0
+        # A duplicate aborts the whole transaction: the caller's ``with`` block rolls it back.
+        try:
+            self._conn.execute(insert(handles), handle_rows)
+            if value_rows:
+                self._conn.execute(insert(values), value_rows)
+        except IntegrityError as exc:
+            raise HandleExists(", ".join(r["handle"] for r in handle_rows[:3])) from exc
+        return len(handle_rows)
+
+    def put_values(self, handle: str, new_values: Sequence[HandleValue]) -> None:
+        """Add ``new_values``, replacing the values at the same indexes."""
+        if not new_values:
+            return
+        self._conn.execute(
+            delete(values).where(values.c.handle == handle, values.c.idx.in_([v.index for v in new_values]))
+        )
+        self._conn.execute(insert(values), [_value_row(handle, v) for v in new_values])
+        self._touch(handle)
+
+    def replace(self, handle: str, new_values: Sequence[HandleValue]) -> None:
+        """Make ``new_values`` the whole record."""
+        self._conn.execute(delete(values).where(values.c.handle == handle))
+        if new_values:
+            self._conn.execute(insert(values), [_value_row(handle, v) for v in new_values])
+        self._touch(handle)
+
+    def remove_values(self, handle: str, indexes: Iterable[int]) -> None:
+        self._conn.execute(delete(values).where(values.c.handle == handle, values.c.idx.in_(list(indexes))))
+        self._touch(handle)
+
+    def delete(self, handle: str) -> bool:
+        """Delete the identifier and its values; False when it was not registered."""
+        self._conn.execute(delete(values).where(values.c.handle == handle))
+        return self._conn.execute(delete(handles).where(handles.c.handle == handle)).rowcount > 0
+
+    def list_handles(self, prefix: str, offset: int = 0, limit: int = 1000) -> tuple[int, list[str]]:
+        """(how many identifiers the prefix has, one page of them in sort order)."""
+        total = self._conn.execute(
+            select(func.count()).select_from(handles).where(handles.c.prefix == prefix)
+        ).scalar_one()
+        page = self._conn.execute(
+            select(handles.c.handle)
+            .where(handles.c.prefix == prefix)
+            .order_by(handles.c.handle)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+        return int(total), list(page)
+
+    def record(self, handle: str) -> Record | None:
+        row = self._conn.execute(select(handles).where(handles.c.handle == handle)).first()
+        found = self.get(handle)
+        if row is None or found is None:
+            return None
+        return Record(handle, tuple(found), row.created, row.updated)
+
+    def _touch(self, handle: str) -> None:
+        self._conn.execute(handles.update().where(handles.c.handle == handle).values(updated=_now()))
+
+
+class HandleStore:
+    """The record database; open with :func:`open_store`, close with :meth:`close`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock()
+        metadata.create_all(engine)
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Transaction]:
+        lock: AbstractContextManager[Any] = self._write_lock if write and self._sqlite else nullcontext()
+        with lock, self.engine.begin() as conn:
+            yield Transaction(conn, locking=write and not self._sqlite)
+
+    def read(self) -> AbstractContextManager[Transaction]:
+        return self.transaction()
+
+    def write(self) -> AbstractContextManager[Transaction]:
+        return self.transaction(write=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def engine_url(location: str | Path) -> str:
+    """A SQLAlchemy URL for a file path, a ``sqlite://`` URL or a ``postgresql://`` URL."""
+    text = str(location)
+    if text.startswith("postgresql://"):
+        return text.replace("postgresql://", "postgresql+psycopg://", 1)
+    if text.startswith(("postgresql+", "sqlite:")):
+        return text
+    return f"sqlite:///{Path(text).expanduser()}"
+
+
+def open_store(location: str | Path, schema: str = "public") -> HandleStore:
+    """Open (creating the tables when missing) the store at a file path or database URL."""
+    return HandleStore(create_metadata_engine(engine_url(location), schema))
