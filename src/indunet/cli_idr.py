@@ -57,7 +57,7 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         prefixes = tuple(check_prefix(p) for p in args.prefix)
     except InvalidHandle as exc:
-        raise InvalidInput(str(exc), key="cli.idr_bad_prefix") from None
+        raise InvalidInput(str(exc), key="cli.idr_bad_prefix", error=str(exc)) from None
     secret = _secret(args)
     location = args.store or (settings.data_dir / f"idr-{prefixes[0]}.db")
     if isinstance(location, Path):
