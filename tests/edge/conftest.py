@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
+from tests.helpers import served
 
 from indunet.platform import devices, tenants
 from indunet.platform.runtime import Platform
@@ -48,19 +47,8 @@ def mqtt(platform: Platform) -> Iterator[MqttThread]:
 
 @pytest.fixture(scope="module")
 def http_url(platform: Platform) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the HTTP API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(platform)) as url:
+        yield url
 
 
 @pytest.fixture

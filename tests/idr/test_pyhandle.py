@@ -7,20 +7,17 @@ itself keeps reading from hdl.handle.net), as pyhandle's documentation uses them
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pyhandle.handleclient import PyHandleClient, RESTHandleClient
 from pyhandle.handleexceptions import (
     HandleAlreadyExistsException,
     HandleAuthenticationError,
     HandleNotFoundException,
 )
+from tests.helpers import served
 
 from indunet.idr import records
 from indunet.idr.model import HS_ADMIN, HS_SECKEY, HandleValue, Permission
@@ -31,12 +28,6 @@ from indunet.idr.wire.values import AdminPermission, AdminRecord, encode_admin
 
 USER = "300:0.NA/88.100.1"
 SECRET = "s3cret-of-the-enterprise"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -54,19 +45,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         SYSTEM,
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the identifier API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(store)) as url:
+        yield url
     store.close()
 
 
