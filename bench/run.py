@@ -52,6 +52,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "OPC UA data changes through the gateway: subscriptions on a CNC simulator forwarded to the "
         "platform vs bare asyncua subscriptions over the same nodes",
     ),
+    "idr_resolve": (
+        "Identifier resolution",
+        "Handle protocol resolutions over UDP vs a bare UDP echo of the same sizes",
+    ),
 }
 
 
