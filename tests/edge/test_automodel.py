@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 from asyncua import Client
+from tests.helpers import free_port
 
 from indunet.edge.automodel import Argument, BrowsedNode, identifier, propose, snake_case
 from indunet.edge.drivers.opcua_discovery import browse
 from indunet.platform.models import Access, DataType, from_aas_json, to_aas_json
 from indunet.sim.opcua_cnc import CncOpcUaServer, point_node_id
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def var(name: str, data_type: str, **kw: object) -> BrowsedNode:

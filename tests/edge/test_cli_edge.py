@@ -16,7 +16,7 @@ import pytest
 import yaml
 from pymodbus.client import ModbusTcpClient
 from tests.edge import configs
-from tests.edge.conftest import free_port
+from tests.helpers import free_port
 
 from indunet.cli import main
 from indunet.sim import modbus_plc, opcua_cnc

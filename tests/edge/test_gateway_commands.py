@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from tests.edge import configs
-from tests.edge.conftest import Uplink, free_port, until
+from tests.edge.conftest import Uplink, until
+from tests.helpers import free_port
 
 from indunet.core.errors import InvalidInput
 from indunet.edge import config as gateway_config

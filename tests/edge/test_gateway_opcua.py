@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.edge import configs
-from tests.edge.conftest import Uplink, free_port, stored, until
+from tests.edge.conftest import Uplink, stored, until
+from tests.helpers import free_port
 
 from indunet.edge import config as gateway_config
 from indunet.edge.drivers.opcua_discovery import generate_client_certificate

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.edge import configs
-from tests.edge.conftest import Uplink, free_port, stored, until
+from tests.edge.conftest import Uplink, stored, until
 from tests.edge.proxy import Proxy
+from tests.helpers import free_port
 
 from indunet.edge import config as gateway_config
 from indunet.edge.gateway import Gateway

@@ -6,25 +6,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from tests.helpers import free_port
 
 from indunet.cli import main
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_register_and_resolve_over_the_protocol_and_rest(tmp_path: Path, capsys: object) -> None:
-    port, http_port = _free_port(), _free_port()
+    port, http_port = free_port(), free_port()
     env = {**os.environ, "INDUNET_DATA_DIR": str(tmp_path), "INDUNET_LANGUAGE": "en"}
     node = subprocess.Popen(
         [sys.executable, "-m", "indunet", "idr", "serve", "--role", "enterprise", "--prefix", "88.100.1",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
 from asyncua import Client, ua
+from tests.helpers import free_port
 
 from indunet.platform.models import builtin_types
 from indunet.sim.opcua_cnc import (
@@ -20,12 +20,6 @@ from indunet.sim.opcua_cnc import (
 )
 
 S = 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_for(process: CncProcess, seconds: int, start_s: int = 0) -> dict[str, Any]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 
 import pytest
 from snap7.client import Client
 from snap7.type import Area
+from tests.helpers import free_port
 
 from indunet.sim.s7_plc import PlcServer, UtilitiesPlc, parse_fault, serve
 
@@ -137,15 +137,9 @@ def test_comm_drop_silences_the_server() -> None:
         client.disconnect()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_runs_until_stopped() -> None:
     async def main() -> bytes:
-        port = _free_port()
+        port = free_port()
         ready, stop = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
             serve("127.0.0.1", port, faults=["stuck"], ready=ready, stop=stop, period_s=0.05)

@@ -312,6 +312,7 @@ def test_a_float32_register_reads_as_the_engineer_wrote_it() -> None:
 
     assert float32(struct.pack(">f", 197.28)) == 197.28
     assert float32(struct.pack(">f", 0.1)) == 0.1
+    assert float32(struct.pack(">I", 1)) == 1e-45  # the smallest subnormal holds one digit
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from tests.helpers import free_port
 
 from indunet.edge.driver import Binding, BindingError, DeviceError, DeviceSpec, TransportError
 from indunet.edge.drivers.modbus import create, scan
@@ -207,12 +207,6 @@ def test_unknown_unit_is_a_device_error() -> None:
         assert "GATEWAY TARGET" in str(result.errors[0])
 
     run(body)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_unreachable_host_is_a_transport_error() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import free_port
 
 from indunet.edge.driver import Binding, BindingError, DeviceError, DeviceSpec, Reading, TransportError
 from indunet.edge.drivers import opcua, opcua_discovery
@@ -24,12 +24,6 @@ from indunet.sim.opcua_cnc import (
 )
 
 USERS = {"operator": "s3cret-pass"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
