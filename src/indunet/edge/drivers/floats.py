@@ -18,12 +18,18 @@ def float32(packed: bytes) -> float:
     value: float = _FLOAT32.unpack(packed)[0]
     if not math.isfinite(value):
         return value
-    # Nine significant digits always identify a float32; most need seven or eight. Trying 7, then
-    # 6 or 8, finds the shortest in about two formatting rounds instead of four.
+    # Nine significant digits always identify a float32; most need seven or eight. Trying 7 first,
+    # then fewer or more, finds the shortest in about two formatting rounds instead of four.
     seven = float(f"{value:.7g}")
     if _same(seven, packed):
-        six = float(f"{value:.6g}")
-        return six if _same(six, packed) else seven
+        # Fewer digits may do: short decimals like 197.28, and subnormals, which hold fewer digits.
+        shortest = seven
+        for digits in range(6, 0, -1):
+            candidate = float(f"{value:.{digits}g}")
+            if not _same(candidate, packed):
+                break
+            shortest = candidate
+        return shortest
     eight = float(f"{value:.8g}")
     return eight if _same(eight, packed) else float(f"{value:.9g}")
 
