@@ -27,7 +27,7 @@ from indunet.core.config import Settings
 from indunet.core.errors import InvalidInput
 from indunet.core.i18n import cli_language, translate
 
-ROLES = ("top", "secondary", "enterprise")
+ROLES = ("top", "secondary", "enterprise", "recursive")
 DEFAULT_PORT = 2641
 
 
@@ -49,40 +49,100 @@ def _secret(args: argparse.Namespace) -> bytes:
     return str(secret).encode()
 
 
+def _endpoint(text: str) -> Any:
+    from indunet.idr.sites import parse_endpoint
+
+    try:
+        return parse_endpoint(text)
+    except ValueError:
+        raise InvalidInput(
+            _t("cli.idr_bad_server", server=text), key="cli.idr_bad_server", server=text
+        ) from None
+
+
+def _quotas(texts: list[str]) -> dict[str, int]:
+    from indunet.idr.model import InvalidHandle, check_prefix
+
+    out: dict[str, int] = {}
+    for text in texts:
+        prefix, eq, number = text.partition("=")
+        try:
+            if not eq or not number.isdigit():
+                raise InvalidHandle(text)
+            out[check_prefix(prefix)] = int(number)
+        except InvalidHandle:
+            raise InvalidInput(
+                _t("cli.idr_bad_quota", quota=text), key="cli.idr_bad_quota", quota=text
+            ) from None
+    return out
+
+
+def _own_site(host: str, port: int, http_port: int | None) -> Any:
+    """The site record of this node, when it listens on one concrete address (a wildcard address says
+    nothing a resolver elsewhere could use)."""
+    import ipaddress
+
+    from indunet.idr.sites import Endpoint, site
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_unspecified or not port:
+        return None
+    return site([Endpoint(host, port)], http_ports=[http_port])
+
+
 def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.idr import records
     from indunet.idr.bootstrap import ensure_prefix
     from indunet.idr.model import InvalidHandle, check_prefix
     from indunet.idr.store import open_store
 
+    if args.role == "recursive":
+        roots = [_endpoint(r) for r in args.root]
+        if not roots:
+            raise InvalidInput(_t("cli.idr_root_required"), key="cli.idr_root_required")
+        asyncio.run(_serve_recursive(roots, args))
+        return 0
+    if not args.prefix:
+        raise InvalidInput(_t("cli.idr_prefix_required"), key="cli.idr_prefix_required")
     try:
         prefixes = tuple(check_prefix(p) for p in args.prefix)
     except InvalidHandle as exc:
         raise InvalidInput(str(exc), key="cli.idr_bad_prefix", error=str(exc)) from None
+    quotas = _quotas(args.quota)
     secret = _secret(args)
     location = args.store or (settings.data_dir / f"idr-{prefixes[0]}.db")
     if isinstance(location, Path):
         location.parent.mkdir(parents=True, exist_ok=True)
     store = open_store(location)
     try:
+        own = _own_site(args.host, args.port, args.http_port)
         for prefix in prefixes:
-            ensure_prefix(store, prefix, secret)
+            ensure_prefix(store, prefix, secret, own)
+        for prefix, limit in quotas.items():
+            records.set_quota(store, prefix, limit)
         asyncio.run(_serve(store, prefixes, args))
     finally:
         store.close()
     return 0
 
 
-async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace) -> None:
-    from indunet.idr import rest
-    from indunet.idr.server import IdrServer
-    from indunet.idr.service import Service
-
+async def _until_stopped() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _listen(handler: Any, args: argparse.Namespace) -> Any:
+    from indunet.idr.limits import RateLimiter
+    from indunet.idr.server import IdrServer
+
     try:
-        node = await IdrServer(Service(store, prefixes), args.host, args.port).start()
+        return await IdrServer(handler, args.host, args.port, limiter=RateLimiter(args.rate_limit)).start()
     except OSError as exc:
         raise InvalidInput(
             _t("cli.idr_listen", port=args.port, reason=exc.strerror or str(exc)),
@@ -90,19 +150,19 @@ async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace
             port=args.port,
             reason=exc.strerror or str(exc),
         ) from None
+
+
+async def _run(node: Any, app: Any, args: argparse.Namespace, served: str) -> None:
     http: uvicorn.Server | None = None
     tasks: list[asyncio.Task[Any]] = []
     if args.http_port is not None:
-        config = uvicorn.Config(
-            rest.create_app(store), host=args.host, port=args.http_port, log_level="warning"
-        )
-        http = _EmbeddedServer(config)
+        http = _EmbeddedServer(uvicorn.Config(app, host=args.host, port=args.http_port, log_level="warning"))
         tasks.append(asyncio.create_task(http.serve()))
     print(
         _t(
             "cli.idr_serving",
             role=args.role,
-            prefixes=", ".join(prefixes),
+            prefixes=served,
             host=args.host,
             port=node.port,
             http=f"http://{args.host}:{args.http_port}" if args.http_port is not None else "-",
@@ -110,12 +170,32 @@ async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace
         flush=True,
     )
     try:
-        await stop.wait()
+        await _until_stopped()
     finally:
         if http is not None:
             http.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         await node.stop()
+
+
+async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace) -> None:
+    from indunet.idr import rest
+    from indunet.idr.service import Service
+
+    node = await _listen(Service(store, prefixes), args)
+    await _run(node, rest.create_app(store), args, ", ".join(prefixes))
+
+
+async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:
+    from indunet.idr import rest
+    from indunet.idr.recursive import Recursor
+
+    recursor = Recursor(roots, negative_ttl_s=args.negative_ttl)
+    node = await _listen(recursor, args)
+    try:
+        await _run(node, rest.create_recursive_app(recursor), args, "*")
+    finally:
+        recursor.close()
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -176,12 +256,63 @@ def cmd_idr_register(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def cmd_idr_allocate(args: argparse.Namespace, _settings: Settings) -> int:
+    """Allocate a prefix to the sites serving it, at the node holding the parent prefix: creates (or,
+    when it exists, updates the sites of) ``0.NA/<prefix>`` there."""
+    from indunet.idr import client
+    from indunet.idr.bootstrap import delegation_record
+    from indunet.idr.model import HS_SITE, InvalidHandle, check_prefix
+    from indunet.idr.records import parse_admin_id
+    from indunet.idr.sites import site
+    from indunet.idr.wire import CreateHandleRequest, ModifyValueRequest, ResponseCode
+
+    try:
+        prefix = check_prefix(args.prefix)
+    except InvalidHandle as exc:
+        raise InvalidInput(str(exc), key="cli.idr_bad_prefix", error=str(exc)) from None
+    host, port = _server(args.server)
+    admin = parse_admin_id(args.admin)
+    secret = _secret(args)
+    # Each --site is one replica site; servers of one site are separated by commas.
+    sites = [site([_endpoint(e) for e in text.split(",")], serial=1) for text in args.site]
+    na, values = delegation_record(prefix, sites)
+
+    async def allocate() -> None:
+        try:
+            await client.administer(host, port, CreateHandleRequest(na, tuple(values)), admin, secret)
+        except client.ClientError as exc:
+            if exc.code != ResponseCode.RC_HANDLE_ALREADY_EXIST:
+                raise
+            site_values = tuple(v for v in values if v.type == HS_SITE)
+            await client.administer(host, port, ModifyValueRequest(na, site_values), admin, secret)
+
+    try:
+        asyncio.run(allocate())
+    except client.ClientError as exc:
+        print(f"indunet: {_t('cli.idr_failed', handle=na, error=str(exc))}", file=sys.stderr)
+        return 1
+    print(_t("cli.idr_allocated", prefix=prefix, sites=len(sites)))
+    return 0
+
+
 def register(commands: Any, add: Any) -> None:
     """Add ``idr`` and ``resolve`` to the top-level sub-commands."""
     idr = commands.add_parser("idr", help=_t("cli.help.idr")).add_subparsers(dest="sub", required=True)
     serve = add("serve", cmd_idr_serve, "cli.help.idr_serve", idr)
     serve.add_argument("--role", choices=ROLES, default="enterprise")
-    serve.add_argument("--prefix", action="append", required=True, help=_t("cli.help.idr_prefix"))
+    serve.add_argument("--prefix", action="append", default=[], help=_t("cli.help.idr_prefix"))
+    serve.add_argument(
+        "--root", action="append", default=[], metavar="HOST:PORT", help=_t("cli.help.idr_root")
+    )
+    serve.add_argument(
+        "--quota", action="append", default=[], metavar="PREFIX=N", help=_t("cli.help.idr_quota")
+    )
+    serve.add_argument(
+        "--rate-limit", type=float, default=0.0, metavar="N", help=_t("cli.help.idr_rate_limit")
+    )
+    serve.add_argument(
+        "--negative-ttl", type=float, default=60.0, metavar="S", help=_t("cli.help.idr_negative_ttl")
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--http-port", type=int, help=_t("cli.help.idr_http_port"))
@@ -193,6 +324,17 @@ def register(commands: Any, add: Any) -> None:
     reg.add_argument("--admin", required=True, metavar="INDEX:HANDLE")
     reg.add_argument("--admin-secret", "--secret", dest="admin_secret", help=_t("cli.help.idr_admin_secret"))
     reg.add_argument("--value", action="append", default=[], metavar="TYPE=DATA")
+
+    allocate = add("allocate", cmd_idr_allocate, "cli.help.idr_allocate", idr)
+    allocate.add_argument("prefix")
+    allocate.add_argument("--server", required=True, metavar="HOST:PORT")
+    allocate.add_argument("--admin", required=True, metavar="INDEX:HANDLE")
+    allocate.add_argument(
+        "--admin-secret", "--secret", dest="admin_secret", help=_t("cli.help.idr_admin_secret")
+    )
+    allocate.add_argument(
+        "--site", action="append", default=[], metavar="HOST:PORT[,HOST:PORT]", help=_t("cli.help.idr_site")
+    )
 
     resolve = add("resolve", cmd_resolve, "cli.help.resolve")
     resolve.add_argument("handle")

@@ -4,35 +4,53 @@
 an HS_ADMIN (index 100) granting every permission to ``300:0.NA/88.100.1``, and the administrator's
 HS_SECKEY at index 300 (readable by administrators only), so that Handle.Net clients and pyhandle
 authenticate as ``300:0.NA/88.100.1``. A changed secret replaces the stored one; other values of the
-record are left as they are.
+record are left as they are. With ``site`` the record also says where the node itself answers.
+
+A prefix allocated to another node is the record :func:`delegation_record` builds at the allocating
+node: the delegate's sites (HS_SITE, one per replica) and its administrator ``300:0.NA/<prefix>``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from indunet.idr import records
 from indunet.idr.model import HS_ADMIN, HS_SECKEY, HandleValue, Permission, na_handle
+from indunet.idr.sites import site_values
 from indunet.idr.store import HandleStore
-from indunet.idr.wire.values import AdminPermission, AdminRecord, encode_admin
+from indunet.idr.wire.values import AdminPermission, AdminRecord, SiteInfo, encode_admin
 
 ADMIN_INDEX = 100
 SECRET_INDEX = 300
 
 
-def prefix_record(prefix: str, secret: bytes) -> tuple[str, list[HandleValue]]:
+def _admin(na: str) -> HandleValue:
+    return HandleValue(
+        ADMIN_INDEX, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), na, SECRET_INDEX))
+    )
+
+
+def prefix_record(prefix: str, secret: bytes, site: SiteInfo | None = None) -> tuple[str, list[HandleValue]]:
     na = na_handle(prefix)
+    own_site = site_values([site]) if site is not None else []
     return na, [
-        HandleValue(
-            ADMIN_INDEX, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), na, SECRET_INDEX))
-        ),
+        *own_site,
+        _admin(na),
         HandleValue(
             SECRET_INDEX, HS_SECKEY, secret, permissions=Permission.ADMIN_READ | Permission.ADMIN_WRITE
         ),
     ]
 
 
-def ensure_prefix(store: HandleStore, prefix: str, secret: bytes) -> str:
+def delegation_record(prefix: str, sites: Sequence[SiteInfo]) -> tuple[str, list[HandleValue]]:
+    """The record of ``prefix`` at the node that allocated it to other sites."""
+    na = na_handle(prefix)
+    return na, [*site_values(sites), _admin(na)]
+
+
+def ensure_prefix(store: HandleStore, prefix: str, secret: bytes, site: SiteInfo | None = None) -> str:
     """Create or update ``0.NA/<prefix>`` with its administrator; the record's name."""
-    na, values = prefix_record(prefix, secret)
+    na, values = prefix_record(prefix, secret, site)
     try:
         records.create_handle(store, na, values, records.SYSTEM)
     except records.HandleAlreadyExists:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, Final
@@ -49,6 +50,7 @@ from indunet.idr.model import (
     NA_PREFIX,
     HandleValue,
     InvalidHandle,
+    check_prefix,
     na_handle,
     normalise,
     split,
@@ -96,6 +98,12 @@ class NotAuthorised(PermissionDenied, HandleError):
     """Authenticated, but not an administrator with the permission the operation needs."""
 
     response_code = ResponseCode.RC_NOT_AUTHORIZED
+
+
+class QuotaExceeded(PermissionDenied, HandleError):
+    """The prefix holds as many identifiers as its quota allows."""
+
+    response_code = ResponseCode.RC_OPERATION_DENIED
 
 
 class AuthenticationNeeded(AuthenticationFailed, HandleError):
@@ -290,7 +298,7 @@ def _readable(
     return selected
 
 
-def _type_matches(value_type: str, wanted: Iterable[str]) -> bool:
+def type_matches(value_type: str, wanted: Iterable[str]) -> bool:
     # A type ending in '.' selects its sub-types (RFC 3652, 3.2.1); types compare case-insensitively.
     have = value_type.casefold()
     return any(have.startswith(w.casefold()) if w.endswith(".") else have == w.casefold() for w in wanted)
@@ -321,7 +329,7 @@ def resolve(
             raise HandleNotFound(f"{name} is not registered")
         selected = record
         if indexes or types:
-            selected = [v for v in record if v.index in indexes or _type_matches(v.type, types)]
+            selected = [v for v in record if v.index in indexes or type_matches(v.type, types)]
         shown = _readable(tx, record, selected, caller, public)
     if (indexes or types) and not shown:
         raise ValuesNotFound(f"{name} has no such values")
@@ -344,6 +352,7 @@ def create_handle(
         if current is None:
             granted = permissions_of(tx, _parent_record(tx, name), caller)
             _require(granted, _creating_permission(name), caller, f"create {name}")
+            _within_quota(tx, Counter([split(name)[0]]))
             try:
                 tx.create(name, checked)
             except HandleExists as exc:
@@ -359,15 +368,46 @@ def create_handle(
         return False
 
 
-def register_many(store: HandleStore, records: Iterable[tuple[str, Sequence[HandleValue]]]) -> int:
-    """Bulk registration by the local system in one transaction; HandleAlreadyExists rolls all back."""
+def register_many(
+    store: HandleStore, records: Iterable[tuple[str, Sequence[HandleValue]]], caller: Caller | None = None
+) -> int:
+    """Register many identifiers in one transaction: all or none (HandleAlreadyExists, QuotaExceeded
+    and NotAuthorised roll the whole batch back). ``caller`` defaults to the local system; anyone
+    else needs ADD_HANDLE on the prefix record of every prefix in the batch."""
+    caller = SYSTEM if caller is None else caller
     now = int(time.time())
     prepared = [(_name(h), _checked(v, now)) for h, v in records]
+    per_prefix = Counter(split(name)[0] for name, _ in prepared)
     with store.write() as tx:
+        for prefix in per_prefix:
+            if prefix == NA_PREFIX:
+                raise InvalidHandleName("prefixes are allocated one at a time, not in a batch")
+            granted = permissions_of(tx, tx.get(na_handle(prefix)) or [], caller)
+            _require(granted, AdminPermission.ADD_HANDLE, caller, f"create identifiers under {prefix}")
+        _within_quota(tx, per_prefix)
         try:
             return tx.create_many(prepared)
         except HandleExists as exc:
             raise HandleAlreadyExists(f"already registered: {exc}") from exc
+
+
+def _within_quota(tx: Transaction, adding: Counter[str]) -> None:
+    for prefix, n in adding.items():
+        quota = tx.quota(prefix)
+        if quota is not None and tx.count(prefix) + n > quota:
+            raise QuotaExceeded(f"{prefix} may hold {quota} identifiers; {tx.count(prefix)} are registered")
+
+
+def set_quota(store: HandleStore, prefix: str, max_handles: int | None) -> None:
+    """Limit (or with None, stop limiting) how many identifiers ``prefix`` may hold."""
+    try:
+        prefix = check_prefix(prefix)
+    except InvalidHandle as exc:
+        raise InvalidHandleName(str(exc)) from exc
+    if max_handles is not None and max_handles < 0:
+        raise InvalidValue("a quota is 0 or more identifiers")
+    with store.write() as tx:
+        tx.set_quota(prefix, max_handles)
 
 
 def _admin_data(values: Iterable[HandleValue]) -> list[tuple[int, bytes]]:

@@ -58,6 +58,7 @@ from indunet.idr.records import (
     InvalidHandleName,
     InvalidValue,
 )
+from indunet.idr.recursive import Found, Recursor
 from indunet.idr.store import HandleStore
 from indunet.idr.wire.codes import ResponseCode
 from indunet.idr.wire.errors import WireError
@@ -83,6 +84,8 @@ _STATUS: Final = {
     # Handle.Net answers 403 here; 401 is HTTP's word for wrong credentials, and pyhandle reports it as
     # an authentication error instead of a generic one.
     ResponseCode.RC_AUTHEN_FAILED: 401,
+    ResponseCode.RC_OPERATION_DENIED: 403,
+    ResponseCode.RC_SERVER_BUSY: 429,
 }
 
 
@@ -257,8 +260,16 @@ def _answer(code: ResponseCode, status: int, handle: str | None = None, **extra:
     return JSONResponse(body, status_code=status)
 
 
+def status_of(code: int) -> int:
+    """The HTTP status answering a Handle response code (500 for codes with no better match)."""
+    try:
+        return _STATUS.get(ResponseCode(code), 500)
+    except ValueError:
+        return 500
+
+
 def error_response(exc: HandleError, handle: str | None = None) -> JSONResponse:
-    status = getattr(exc, "status", 0) if isinstance(exc, BodyTooLarge) else _STATUS[exc.response_code]
+    status = getattr(exc, "status", 0) if isinstance(exc, BodyTooLarge) else status_of(exc.response_code)
     response = _answer(exc.response_code, status, handle, message=exc.message)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="handle"'
@@ -437,4 +448,26 @@ def create_app(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> F
     """A stand-alone ASGI app serving only the Handle REST API (an identifier server's HTTP interface)."""
     app = FastAPI(title="indunet identifier service", docs_url=None, redoc_url=None)
     app.include_router(create_router(store, max_body_bytes=max_body_bytes))
+    return app
+
+
+def create_recursive_app(recursor: Recursor) -> FastAPI:
+    """A recursive node's HTTP interface: ``GET /api/handles/{handle}`` resolved through ``recursor``,
+    in the Handle.Net REST API's shape (writes go to the node that holds the identifier)."""
+    app = FastAPI(title="indunet recursive identifier resolver", docs_url=None, redoc_url=None)
+
+    @_guarded
+    async def get_handle(request: Request) -> JSONResponse:
+        handle = _check_name(request.path_params["handle"])
+        outcome = await recursor.resolve(handle, _indexes(request), _list(request, "type"))
+        if isinstance(outcome, Found):
+            return _answer(
+                ResponseCode.RC_SUCCESS, 200, handle, values=[value_json(v) for v in outcome.values]
+            )
+        if outcome.code == ResponseCode.RC_VALUE_NOT_FOUND:
+            return _answer(ResponseCode.RC_VALUE_NOT_FOUND, 200, handle, values=[])
+        body: dict[str, Any] = {"responseCode": outcome.code, "handle": handle, "message": outcome.message}
+        return JSONResponse(body, status_code=status_of(outcome.code))
+
+    app.add_api_route("/api/handles/{handle:path}", get_handle, methods=["GET"])
     return app

@@ -7,6 +7,11 @@ message is answered with RC_PROTOCOL_ERROR when its envelope can be read (so the
 known), else dropped (UDP) or the connection closed (TCP): a client never waits for nothing it could
 have been told, and the server never crashes on input. Store access runs on the event loop: SQLite
 reads of one record take tens of microseconds, and a thread hop would cost more than the query.
+
+The handler behind the listeners is a :class:`Handler`: an authoritative node's ``Service`` answers
+at once; a recursive node answers from its cache at once or later, after asking other nodes (an
+awaitable). Over TCP, answers keep the order of their requests either way. A client sending faster
+than its rate limit is answered RC_SERVER_BUSY without the handler being asked.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, cast
 
-from indunet.idr.service import Service
+from indunet.idr.limits import RateLimiter
 from indunet.idr.wire import (
     ErrorResponse,
     Message,
     Reassembler,
+    ResponseCode,
     StreamDecoder,
     WireError,
     decode,
@@ -36,6 +43,21 @@ MAX_TCP_CONNECTIONS = 10_000
 TCP_IDLE_S = 60.0
 
 
+class Handler(Protocol):
+    def answer(self, request: Message, raw: bytes, peer: Any) -> Message | Awaitable[Message]: ...
+
+
+def _busy(request: Message) -> Message:
+    body = ErrorResponse(
+        request.body.opcode, int(ResponseCode.RC_SERVER_BUSY), "rate limit exceeded; slow down"
+    )
+    return Message(body, request_id=request.request_id, session_id=request.session_id)
+
+
+def _client(peer: Any) -> Any:
+    return peer[0] if isinstance(peer, tuple) and peer else peer
+
+
 def _error_for(data: bytes, exc: WireError) -> bytes | None:
     """The protocol error answering undecodable ``data``, when its envelope names a request id."""
     try:
@@ -47,8 +69,8 @@ def _error_for(data: bytes, exc: WireError) -> bytes | None:
 
 
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, server: IdrServer) -> None:
+        self.server = server
         self.reassembler = Reassembler()
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -70,8 +92,11 @@ class _Udp(asyncio.DatagramProtocol):
             return
         if not request.is_request:
             return  # a response sent to a server: nothing to answer
-        response = self.service.answer(request, whole, addr)
-        self._send(encode(response), addr)
+        response = self.server.answer(request, whole, addr)
+        if isinstance(response, Message):
+            self._send(encode(response), addr)
+        else:
+            self.server.later(response, lambda message: self._send(encode(message), addr))
 
     def _send(self, message: bytes | None, addr: Any) -> None:
         if message is None or self.transport is None:
@@ -87,6 +112,8 @@ class _Tcp(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
         self._idle: asyncio.TimerHandle | None = None
+        self._waiting: list[bytes | asyncio.Future[Message]] = []
+        """Answers not yet written, in request order; futures may still be coming."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -114,12 +141,30 @@ class _Tcp(asyncio.Protocol):
             try:
                 request = decode(frame)
             except WireError as exc:
-                answer = _error_for(frame, exc)
-                if answer is not None:
-                    self.transport.write(answer)
+                refusal = _error_for(frame, exc)
+                if refusal is not None:
+                    self._waiting.append(refusal)
                 continue
             if request.is_request:
-                self.transport.write(encode(self.server.service.answer(request, frame, self.peer)))
+                answer = self.server.answer(request, frame, self.peer)
+                if isinstance(answer, Message):
+                    self._waiting.append(encode(answer))
+                else:
+                    self._waiting.append(self.server.later(answer, lambda _message: self._flush()))
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._waiting and self.transport is not None and not self.transport.is_closing():
+            head = self._waiting[0]
+            if isinstance(head, asyncio.Future):
+                if not head.done():
+                    return
+                if head.cancelled() or head.exception() is not None:
+                    self.transport.close()  # the answer is lost: the client must not wait for it
+                    return
+                head = encode(head.result())
+            self._waiting.pop(0)
+            self.transport.write(head)
 
     def _touch(self) -> None:
         if self._idle is not None:
@@ -135,26 +180,60 @@ class _Tcp(asyncio.Protocol):
 class IdrServer:
     """UDP and TCP listeners of one node; ``port`` 0 picks a free one (the same for both)."""
 
-    def __init__(self, service: Service, host: str = "127.0.0.1", port: int = 2641) -> None:
+    def __init__(
+        self,
+        service: Handler,
+        host: str = "127.0.0.1",
+        port: int = 2641,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.service = service
         self.host = host
         self.port = port
+        self.limiter = limiter or RateLimiter(0)
         self.connections: set[_Tcp] = set()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tasks: set[asyncio.Future[Message]] = set()
+
+    def answer(self, request: Message, raw: bytes, peer: Any) -> Message | Awaitable[Message]:
+        if not self.limiter.allow(_client(peer)):
+            return _busy(request)
+        return self.service.answer(request, raw, peer)
+
+    def later(self, answer: Awaitable[Message], send: Callable[[Message], None]) -> asyncio.Future[Message]:
+        """Call ``send`` with ``answer`` when it is ready (handlers answer errors themselves; one that
+        raises is a bug, logged, and its request goes unanswered)."""
+        task = asyncio.ensure_future(answer)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Future[Message]) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled():
+                return
+            if finished.exception() is not None:
+                log.error("answering failed", exc_info=finished.exception())
+            else:
+                send(finished.result())
+
+        task.add_done_callback(done)
+        return task
 
     async def start(self) -> IdrServer:
         loop = asyncio.get_running_loop()
         self._tcp = await loop.create_server(lambda: _Tcp(self), self.host, self.port)
         self.port = int(self._tcp.sockets[0].getsockname()[1])
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self.service), local_addr=(self.host, self.port)
+            lambda: _Udp(self), local_addr=(self.host, self.port)
         )
         self._udp = transport
         log.info("identifier node listening on %s:%d (UDP and TCP)", self.host, self.port)
         return self
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:

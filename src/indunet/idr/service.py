@@ -8,7 +8,13 @@ is answered with a nonce, the client answers with the MAC of its secret key (HS_
 nonce and the digest of the original request, and the pending request is then carried out.
 
 An identifier whose prefix this node does not serve is answered with a referral to the node above
-(``RC_SERVICE_REFERRAL`` naming ``0.NA/<prefix>``), never with a guess.
+(``RC_SERVICE_REFERRAL`` naming ``0.NA/<prefix>``), never with a guess. An identifier under a prefix
+this node delegated (its ``0.NA`` record here has HS_SITE values) is answered with a referral to that
+record, the site values inline, so a resolver goes one level down without asking again.
+
+Resolution answers are cached per identifier and filter, in memory: the store tells the service which
+identifiers each write changed, and a changed identifier's answers are dropped before the write is
+acknowledged. A read that raced a write is not cached (the generation counter moved).
 """
 
 from __future__ import annotations
@@ -22,8 +28,18 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from indunet.idr import records
-from indunet.idr.model import HS_SECKEY, InvalidHandle, normalise, split
+from indunet.idr.model import (
+    HS_SECKEY,
+    HS_SITE,
+    NA_PREFIX,
+    InvalidHandle,
+    na_handle,
+    normalise,
+    parents,
+    split,
+)
 from indunet.idr.records import Caller, HandleError
+from indunet.idr.sites import sites_of
 from indunet.idr.store import HandleStore
 from indunet.idr.wire import (
     AddValueRequest,
@@ -51,6 +67,7 @@ from indunet.idr.wire import (
 )
 from indunet.idr.wire.values import SiteInfo
 
+MAX_CACHED_HANDLES: Final = 100_000
 MAX_PENDING_CHALLENGES: Final = 10_000
 CHALLENGE_TTL_S: Final = 60.0
 NONCE_BYTES: Final = 16
@@ -83,7 +100,27 @@ class Service:
     store: HandleStore
     prefixes: tuple[str, ...]
     site: SiteInfo = field(default_factory=SiteInfo)
+    cache_size: int = MAX_CACHED_HANDLES
     _challenges: OrderedDict[tuple[Any, int, bytes], _Pending] = field(default_factory=OrderedDict)
+    _answers: OrderedDict[str, dict[tuple[tuple[int, ...], tuple[str, ...]], Body]] = field(
+        default_factory=OrderedDict
+    )
+    _delegated: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    _generation: int = 0
+
+    def __post_init__(self) -> None:
+        self.store.subscribe(self._changed)
+
+    def _changed(self, handles: frozenset[str]) -> None:
+        # Runs in the writer's thread (REST handlers write from a thread pool): plain dict operations
+        # only, each atomic, and the generation bump makes any answer read before this one uncachable.
+        self._generation += 1
+        if any(h.startswith(NA_PREFIX + "/") for h in handles):
+            self._delegated.clear()  # referrals for everything below a prefix may have changed
+            self._answers.clear()
+            return
+        for handle in handles:
+            self._answers.pop(handle, None)
 
     def serves(self, handle: str) -> bool:
         """Whether ``handle`` lives here: its prefix is one of ours or below one (``0.NA`` records of
@@ -125,14 +162,66 @@ class Service:
         return response_to(request, body, raw, site_info_serial=self.site.serial)
 
     def _resolve(self, body: ResolutionRequest) -> Body:
+        try:
+            name = normalise(body.handle)
+        except InvalidHandle:
+            return self._answer_resolution(body)  # answered RC_INVALID_HANDLE, not worth caching
+        key = (body.indexes, body.types)
+        cached = self._answers.get(name)
+        if cached is not None and key in cached:
+            return cached[key]
+        generation = self._generation
+        answer = self._answer_resolution(body)
+        if generation == self._generation:
+            # Oldest first out when full: a hit does not reorder (that would cost every hit a write).
+            entry = self._answers.get(name)
+            if entry is None:
+                if len(self._answers) >= self.cache_size:
+                    self._answers.popitem(last=False)
+                entry = self._answers[name] = {}
+            if len(entry) < 64:  # filters are few in practice; a scan over many must not grow memory
+                entry[key] = answer
+        return answer
+
+    def _answer_resolution(self, body: ResolutionRequest) -> Body:
         if not self.serves(body.handle):
             return self._referral(OpCode.OC_RESOLUTION, body.handle)
-        values = records.resolve(self.store, body.handle, indexes=body.indexes, types=body.types)
+        delegated = self._delegation(body.handle)
+        if delegated is not None:
+            prefix, site_values = delegated
+            return ReferralResponse(int(OpCode.OC_RESOLUTION), na_handle(prefix), site_values)
+        try:
+            values = records.resolve(self.store, body.handle, indexes=body.indexes, types=body.types)
+        except HandleError as exc:
+            return ErrorResponse(body.opcode, int(exc.response_code), exc.message)
         return ResolutionResponse(body.handle, tuple(values))
 
     def _referral(self, opcode: int, handle: str) -> Body:
         prefix = handle.split("/", 1)[0]
         return ReferralResponse(int(opcode), referral_handle=f"0.NA/{prefix}")
+
+    def _delegation(self, handle: str) -> tuple[str, tuple[Any, ...]] | None:
+        """The prefix below ours, delegated to other sites, under which ``handle`` lives; with its
+        HS_SITE values."""
+        try:
+            prefix, suffix = split(handle)
+        except InvalidHandle:
+            return None
+        chain = parents(suffix)[:-1] if prefix == NA_PREFIX else parents(prefix)
+        for level in chain:
+            if not any(level.startswith(p + ".") for p in self.prefixes):
+                continue  # ours or above ours
+            found = self._delegated.get(level)
+            if found is None:
+                with self.store.read() as tx:
+                    record = tx.get(na_handle(level)) or []
+                found = tuple(v for v in record if v.type == HS_SITE and v.public and sites_of([v]))
+                if len(self._delegated) >= self.cache_size:
+                    self._delegated.clear()
+                self._delegated[level] = found
+            if found:
+                return level, found
+        return None
 
     # -- administration: challenge, answer, then the operation --------------------------------------
 

@@ -15,7 +15,8 @@ locked`` errors. Identifiers are stored as given: callers pass them through
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
@@ -117,12 +120,32 @@ def _value(row: Any) -> HandleValue:
     )
 
 
+prefix_counts = Table(
+    "idr_prefix_count",
+    metadata,
+    Column("prefix", Text, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+"""Identifiers per prefix, kept in the registering transaction: quotas are checked without counting."""
+
+quotas = Table(
+    "idr_quota",
+    metadata,
+    Column("prefix", Text, primary_key=True),
+    Column("max_handles", BigInteger, nullable=False),
+)
+"""Registration quotas the node's operator set per prefix (not record values: an enterprise
+administrator, who may change its own prefix record, must not raise its own quota)."""
+
+
 class Transaction:
     """The operations on records, all inside one database transaction."""
 
     def __init__(self, conn: Connection, *, locking: bool) -> None:
         self._conn = conn
         self._locking = locking
+        self.changed: set[str] = set()
+        """Identifiers this transaction wrote; the store tells its listeners after the commit."""
 
     def exists(self, handle: str) -> bool:
         query = select(handles.c.handle).where(handles.c.handle == handle)
@@ -164,6 +187,9 @@ class Transaction:
                 self._conn.execute(insert(values), value_rows)
         except IntegrityError as exc:
             raise HandleExists(", ".join(r["handle"] for r in handle_rows[:3])) from exc
+        self.changed.update(r["handle"] for r in handle_rows)
+        for prefix, n in Counter(r["prefix"] for r in handle_rows).items():
+            self._add_count(prefix, n)
         return len(handle_rows)
 
     def put_values(self, handle: str, new_values: Sequence[HandleValue]) -> None:
@@ -189,8 +215,12 @@ class Transaction:
 
     def delete(self, handle: str) -> bool:
         """Delete the identifier and its values; False when it was not registered."""
+        self.changed.add(handle)
         self._conn.execute(delete(values).where(values.c.handle == handle))
-        return self._conn.execute(delete(handles).where(handles.c.handle == handle)).rowcount > 0
+        deleted = self._conn.execute(delete(handles).where(handles.c.handle == handle)).rowcount > 0
+        if deleted:
+            self._add_count(split(handle)[0], -1)
+        return deleted
 
     def list_handles(self, prefix: str, offset: int = 0, limit: int = 1000) -> tuple[int, list[str]]:
         """(how many identifiers the prefix has, one page of them in sort order)."""
@@ -213,24 +243,79 @@ class Transaction:
             return None
         return Record(handle, tuple(found), row.created, row.updated)
 
+    def count(self, prefix: str) -> int:
+        """How many identifiers are registered under ``prefix`` (exactly that prefix)."""
+        n = self._conn.execute(select(prefix_counts.c.n).where(prefix_counts.c.prefix == prefix)).scalar()
+        return int(n or 0)
+
+    def quota(self, prefix: str) -> int | None:
+        found = self._conn.execute(select(quotas.c.max_handles).where(quotas.c.prefix == prefix)).scalar()
+        return None if found is None else int(found)
+
+    def quotas(self) -> dict[str, int]:
+        return {r.prefix: int(r.max_handles) for r in self._conn.execute(select(quotas))}
+
+    def set_quota(self, prefix: str, max_handles: int | None) -> None:
+        self._conn.execute(delete(quotas).where(quotas.c.prefix == prefix))
+        if max_handles is not None:
+            self._conn.execute(insert(quotas).values(prefix=prefix, max_handles=max_handles))
+
+    def _add_count(self, prefix: str, n: int) -> None:
+        dialect = self._conn.dialect.name
+        upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(prefix_counts)
+        self._conn.execute(
+            upsert.values(prefix=prefix, n=n).on_conflict_do_update(
+                index_elements=[prefix_counts.c.prefix], set_={"n": prefix_counts.c.n + n}
+            )
+        )
+
     def _touch(self, handle: str) -> None:
+        self.changed.add(handle)
         self._conn.execute(handles.update().where(handles.c.handle == handle).values(updated=_now()))
 
 
+ChangeListener = Callable[[frozenset[str]], None]
+
+
 class HandleStore:
-    """The record database; open with :func:`open_store`, close with :meth:`close`."""
+    """The record database; open with :func:`open_store`, close with :meth:`close`.
+
+    Listeners (:meth:`subscribe`) hear which identifiers each committed write changed, so that caches
+    of answers in this process are never staler than the database.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
+        self._listeners: list[ChangeListener] = []
         metadata.create_all(engine)
+        self._count_existing()
+
+    def _count_existing(self) -> None:
+        # Stores written before the counts existed: count once, then keep counting on write.
+        with self.engine.begin() as conn:
+            if conn.execute(select(prefix_counts.c.prefix).limit(1)).first() is not None:
+                return
+            if conn.execute(select(handles.c.handle).limit(1)).first() is None:
+                return
+            counted = select(handles.c.prefix, func.count()).group_by(handles.c.prefix)
+            conn.execute(insert(prefix_counts).from_select(["prefix", "n"], counted))
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Transaction]:
         lock: AbstractContextManager[Any] = self._write_lock if write and self._sqlite else nullcontext()
-        with lock, self.engine.begin() as conn:
-            yield Transaction(conn, locking=write and not self._sqlite)
+        with lock:
+            with self.engine.begin() as conn:
+                tx = Transaction(conn, locking=write and not self._sqlite)
+                yield tx
+            if tx.changed:
+                changed = frozenset(tx.changed)
+                for listener in self._listeners:
+                    listener(changed)
 
     def read(self) -> AbstractContextManager[Transaction]:
         return self.transaction()
