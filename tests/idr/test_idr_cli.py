@@ -61,3 +61,63 @@ def test_serve_register_and_resolve_over_the_protocol_and_rest(tmp_path: Path, c
     finally:
         node.send_signal(signal.SIGTERM)
         assert node.wait(15) == 0
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "indunet", "idr", "serve", "--host", "127.0.0.1", *args],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def test_four_roles_from_the_command_line(tmp_path: Path, capsys: object) -> None:
+    """top (88) -> secondary (88.100) -> enterprise (88.100.1), resolved through a recursive node that
+    knows only the top-level node; prefixes allocated with ``indunet idr allocate``."""
+    env = {**os.environ, "INDUNET_DATA_DIR": str(tmp_path), "INDUNET_LANGUAGE": "en"}
+    top, secondary, enterprise, recursive, recursive_http = (free_port() for _ in range(5))
+    nodes = [
+        _start(["--role", "top", "--prefix", "88", "--port", str(top), "--admin-secret", "t"], env),
+        _start(["--role", "secondary", "--prefix", "88.100", "--port", str(secondary), "--admin-secret", "s"], env),
+        _start(["--role", "enterprise", "--prefix", "88.100.1", "--port", str(enterprise),
+                "--admin-secret", "e", "--quota", "88.100.1=2"], env),
+        _start(["--role", "recursive", "--root", f"127.0.0.1:{top}", "--port", str(recursive),
+                "--http-port", str(recursive_http)], env),
+    ]  # fmt: skip
+    try:
+        for node in nodes:
+            assert node.stdout is not None and "127.0.0.1:" in node.stdout.readline()
+        assert main(["idr", "allocate", "88.100", "--server", f"127.0.0.1:{top}", "--admin", "300:0.NA/88",
+                     "--secret", "t", "--site", f"127.0.0.1:{secondary}"]) == 0  # fmt: skip
+        assert main(["idr", "allocate", "88.100.1", "--server", f"127.0.0.1:{secondary}",
+                     "--admin", "300:0.NA/88.100", "--secret", "s", "--site", f"127.0.0.1:{enterprise}"]) == 0  # fmt: skip
+        # Allocating again moves the prefix to other sites (here: the same one, listed twice).
+        assert main(["idr", "allocate", "88.100.1", "--server", f"127.0.0.1:{secondary}",
+                     "--admin", "300:0.NA/88.100", "--secret", "s",
+                     "--site", f"127.0.0.1:{enterprise}", "--site", f"127.0.0.1:{enterprise}"]) == 0  # fmt: skip
+        for n in (1, 2, 3):
+            code = main(["idr", "register", f"88.100.1/cnc-{n}", "--server", f"127.0.0.1:{enterprise}",
+                         "--admin", "300:0.NA/88.100.1", "--secret", "e", "--value", f"URL=https://cnc/{n}"])  # fmt: skip
+            assert code == (0 if n < 3 else 1)  # the quota is two identifiers
+        capsys.readouterr()  # type: ignore[attr-defined]
+        assert main(["resolve", "88.100.1/cnc-2", "--server", f"127.0.0.1:{recursive}"]) == 0
+        printed = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+        assert printed["values"][0]["data"]["value"] == "https://cnc/2"
+        over_http = httpx.get(
+            f"http://127.0.0.1:{recursive_http}/api/handles/88.100.1/cnc-1", timeout=10
+        ).json()
+        assert over_http["values"][0]["data"]["value"] == "https://cnc/1"
+        missing = httpx.get(f"http://127.0.0.1:{recursive_http}/api/handles/88.100.1/cnc-9", timeout=10)
+        assert missing.status_code == 404 and missing.json()["responseCode"] == 100
+        assert main(["resolve", "88.100.1/cnc-3", "--server", f"127.0.0.1:{recursive}"]) == 1
+    finally:
+        for node in nodes:
+            node.send_signal(signal.SIGTERM)
+        assert [node.wait(15) for node in nodes] == [0, 0, 0, 0]
+
+
+def test_serve_refuses_incomplete_role_options(tmp_path: Path, capsys: object) -> None:
+    assert main(["idr", "serve", "--role", "recursive"]) == 2
+    assert "--root" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert main(["idr", "serve", "--role", "enterprise", "--admin-secret", "x"]) == 2
+    assert "--prefix" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert main(["idr", "serve", "--prefix", "88.1", "--quota", "88.1=many", "--admin-secret", "x"]) == 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from indunet.idr import records
-from indunet.idr.model import HS_ADMIN, HS_SECKEY, HandleValue, Permission, na_handle
+from indunet.idr.model import HS_ADMIN, HS_SECKEY, NA_PREFIX, HandleValue, Permission, na_handle
 from indunet.idr.sites import site_values
 from indunet.idr.store import HandleStore
 from indunet.idr.wire.values import AdminPermission, AdminRecord, SiteInfo, encode_admin
@@ -24,10 +24,8 @@ ADMIN_INDEX = 100
 SECRET_INDEX = 300
 
 
-def _admin(na: str) -> HandleValue:
-    return HandleValue(
-        ADMIN_INDEX, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), na, SECRET_INDEX))
-    )
+def _admin(na: str, index: int = ADMIN_INDEX) -> HandleValue:
+    return HandleValue(index, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), na, SECRET_INDEX)))
 
 
 def prefix_record(prefix: str, secret: bytes, site: SiteInfo | None = None) -> tuple[str, list[HandleValue]]:
@@ -43,9 +41,11 @@ def prefix_record(prefix: str, secret: bytes, site: SiteInfo | None = None) -> t
 
 
 def delegation_record(prefix: str, sites: Sequence[SiteInfo]) -> tuple[str, list[HandleValue]]:
-    """The record of ``prefix`` at the node that allocated it to other sites."""
+    """The record of ``prefix`` at the node that allocated it to other sites: administered by the
+    prefix's own administrator and by the allocating prefix's (who moves or revokes it)."""
     na = na_handle(prefix)
-    return na, [*site_values(sites), _admin(na)]
+    parent = prefix.rsplit(".", 1)[0] if "." in prefix else NA_PREFIX
+    return na, [*site_values(sites), _admin(na), _admin(na_handle(parent), ADMIN_INDEX + 1)]
 
 
 def ensure_prefix(store: HandleStore, prefix: str, secret: bytes, site: SiteInfo | None = None) -> str:
