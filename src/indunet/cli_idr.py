@@ -179,11 +179,11 @@ async def _run(node: Any, app: Any, args: argparse.Namespace, served: str) -> No
 
 
 async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace) -> None:
-    from indunet.idr import rest
+    from indunet.idr.app import create_node_app
     from indunet.idr.service import Service
 
     node = await _listen(Service(store, prefixes), args)
-    await _run(node, rest.create_app(store), args, ", ".join(prefixes))
+    await _run(node, create_node_app(store), args, ", ".join(prefixes))
 
 
 async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:

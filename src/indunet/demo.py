@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import uvicorn
 
-from indunet import demo_edge
+from indunet import demo_edge, demo_idr
 from indunet.core.config import Settings
 from indunet.core.errors import NotFound
 from indunet.core.i18n import cli_language, translate
 from indunet.core.timeutil import now_us
-from indunet.platform import accounts, devices, rules, tenants
+from indunet.platform import accounts, devices, identifiers, rules, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
 from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
@@ -156,13 +156,40 @@ def _start_mqtt(platform: Platform) -> MqttThread:
         return MqttThread(platform, "127.0.0.1", 0).start()
 
 
+def identify_devices(platform: Platform, principal: Principal, console_url: str) -> int:
+    """Give every device of the tenant without one its identifier; how many were given."""
+    given = 0
+    for device in devices.list_devices(platform, principal, devices.DeviceQuery(limit=1000))[0]:
+        if identifiers.IDENTIFIER_LABEL in (device.get("labels") or {}):
+            continue
+        try:
+            identifiers.identify_device(platform, principal, device["id"], console_url)
+            given += 1
+        except Exception:  # one device's refusal must not stop the others
+            log.exception("could not register an identifier for %s", device["name"])
+    return given
+
+
+def _start_identifiers(platform: Platform) -> demo_idr.IdentifierFederation | None:
+    if platform.identifiers is None:
+        return None
+    federation = demo_idr.IdentifierFederation(platform.identifiers.store, platform.settings.data_dir).start()
+    platform.identifiers.resolver = federation.resolver
+    platform.identifiers.nodes = federation.nodes
+    return federation
+
+
 def run_demo(settings: Settings, log_level: str = "info") -> int:
+    if not settings.idr_prefix:
+        settings = settings.model_copy(update={"idr_prefix": demo_idr.ENTERPRISE})
     platform = Platform(settings)
     email, password, simulated = prepare(platform)
     tenant = tenants.get_tenant_by_name(platform, TENANT)
-    gateway_token = _gateway_token(platform, Principal.system(tenant["id"], label="system:demo"))
+    principal = Principal.system(tenant["id"], label="system:demo")
+    gateway_token = _gateway_token(platform, principal)
     mqtt = _start_mqtt(platform)
     shop_floor = demo_edge.ShopFloor(gateway_token, mqtt.port, settings.data_dir).start()
+    federation = _start_identifiers(platform)
     base_url = f"http://{settings.host}:{settings.port}"
     server = uvicorn.Server(
         uvicorn.Config(
@@ -183,6 +210,9 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 backfill(client, base_url, simulated)
             except httpx.HTTPError:
                 log.exception("demo backfill failed; live data continues")
+        if federation is not None and platform.identifiers is not None:
+            identify_devices(platform, principal, base_url)
+            demo_idr.register_products(platform.identifiers.store, ["cnc-01", "cnc-02", demo_edge.CNC])
         print(
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,
@@ -196,6 +226,18 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
             ),
             flush=True,
         )
+        if federation is not None:
+            print(
+                translate(
+                    "cli.demo_identifiers",
+                    cli_language(),
+                    resolver=str(federation.resolver),
+                    example=f"{demo_idr.ENTERPRISE}/cnc-01",
+                ),
+                flush=True,
+            )
+            # Devices behind the gateway appear when it first reports them: identify them then too.
+            threading.Timer(20.0, identify_devices, (platform, principal, base_url)).start()
         run_simulators(base_url, simulated, period_s=1.0, stop=stop)
 
     feeder = threading.Thread(target=feed, name="simulators", daemon=True)
@@ -206,6 +248,8 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
         stop.set()
         feeder.join(timeout=5)
         shop_floor.stop()
+        if federation is not None:
+            federation.stop()
         mqtt.stop()
         platform.close()
     return 0

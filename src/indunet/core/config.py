@@ -32,6 +32,19 @@ class ProvisionProfile(BaseModel):
     type: str = Field(min_length=1)
 
 
+class IdrNode(BaseModel):
+    """An identifier node the console shows in the prefix tree, with its health."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["top", "secondary", "enterprise", "recursive"]
+    prefix: str = Field(default="", max_length=128)
+    """Empty for a recursive node."""
+    address: str = Field(pattern=r"^[0-9A-Fa-f.:\[\]]+:[0-9]{1,5}$")
+    """``HOST:PORT`` of its Handle protocol interface (UDP and TCP)."""
+
+
 class MqttSubscription(BaseModel):
     """A topic filter on an external broker whose JSON messages become telemetry of one tenant."""
 
@@ -128,6 +141,16 @@ class Settings(BaseModel):
     """One Sparkplug group id to host, or ``+`` for every group on the broker."""
     mqtt_subscriptions: tuple[MqttSubscription, ...] = ()
     """Generic MQTT JSON subscriptions on external brokers (TOML ``[[mqtt_subscriptions]]`` tables)."""
+
+    idr_prefix: str = Field(default="", max_length=128)
+    """Identifier prefix this installation registers under (``88.100.1``); empty: identifiers off."""
+    idr_store: str = ""
+    """The enterprise node's records: a SQLite file or ``postgresql://`` URL; empty: ``idr.db`` in
+    ``data_dir``."""
+    idr_resolver: str = ""
+    """``HOST:PORT`` of the recursive node the console resolves identifiers through."""
+    idr_nodes: tuple[IdrNode, ...] = ()
+    """Nodes shown in the console's prefix tree (TOML ``[[idr_nodes]]`` tables)."""
 
     @field_validator("jwt_secret")
     @classmethod

@@ -298,5 +298,11 @@ class Recursor:
         assert last is not None
         raise last
 
+    def tick(self) -> None:
+        """Forget endpoints marked down long ago (the map would otherwise keep every address seen)."""
+        now = self.clock()
+        for endpoint in [e for e, until in self._down.items() if until < now]:
+            del self._down[endpoint]
+
     def close(self) -> None:
         self.upstream.close()

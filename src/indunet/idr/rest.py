@@ -302,7 +302,9 @@ def _check_name(handle: str) -> str:
     return handle
 
 
-async def _body(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int) -> Any:
+    """The request's JSON body, read up to ``limit`` bytes (BodyTooLarge beyond, InvalidValue when
+    it is not JSON)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"the body is larger than {limit} bytes")
@@ -338,7 +340,8 @@ def _credentials(request: Request) -> tuple[str, bytes] | None:
         raise BadCredentials("the user name is not UTF-8") from exc
 
 
-async def _caller(request: Request, store: HandleStore) -> Caller:
+async def caller_of_request(request: Request, store: HandleStore) -> Caller:
+    """Who sent ``request``: anonymous, or the administrator its Basic credentials prove."""
     creds = _credentials(request)
     if creds is None:
         return ANONYMOUS
@@ -369,7 +372,7 @@ def create_router(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -
     @_guarded
     async def get_handle(request: Request) -> JSONResponse:
         handle = _check_name(request.path_params["handle"])
-        caller = await _caller(request, store)
+        caller = await caller_of_request(request, store)
         indexes, types = _indexes(request), _list(request, "type")
         public_only = _flag(request, "publicOnly", None)
         try:
@@ -384,8 +387,8 @@ def create_router(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -
     @_guarded
     async def put_handle(request: Request) -> JSONResponse:
         handle = _check_name(request.path_params["handle"])
-        caller = await _caller(request, store)
-        body = await _body(request, max_body_bytes)
+        caller = await caller_of_request(request, store)
+        body = await read_json(request, max_body_bytes)
         values = parse_values(body)
         indexes = _indexes(request)
         overwrite = bool(_flag(request, "overwrite", True))
@@ -408,7 +411,7 @@ def create_router(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -
     @_guarded
     async def delete_handle(request: Request) -> JSONResponse:
         handle = _check_name(request.path_params["handle"])
-        caller = await _caller(request, store)
+        caller = await caller_of_request(request, store)
         indexes = _indexes(request)
         if indexes:
             await run_in_threadpool(records.remove_values, store, handle, indexes, caller)
@@ -421,7 +424,7 @@ def create_router(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -
         prefix = request.query_params.get("prefix")
         if not prefix:
             raise InvalidHandleName("prefix is required")
-        caller = await _caller(request, store)
+        caller = await caller_of_request(request, store)
         page = _int(request.query_params.get("page", "0"), "page", 0, 10**9)
         size = _int(request.query_params.get("pageSize", "1000"), "pageSize", 1, records.MAX_PAGE_SIZE)
         total, handles = await run_in_threadpool(

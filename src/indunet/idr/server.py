@@ -39,12 +39,16 @@ from indunet.idr.wire import (
 
 log = logging.getLogger(__name__)
 
+TICK_S = 10.0
 MAX_TCP_CONNECTIONS = 10_000
 TCP_IDLE_S = 60.0
 
 
 class Handler(Protocol):
     def answer(self, request: Message, raw: bytes, peer: Any) -> Message | Awaitable[Message]: ...
+
+    def tick(self) -> None:
+        """Housekeeping, every :data:`TICK_S` seconds and once more at stop."""
 
 
 def _busy(request: Message) -> Message:
@@ -196,6 +200,7 @@ class IdrServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Future[Message]] = set()
+        self._ticker: asyncio.Task[None] | None = None
 
     def answer(self, request: Message, raw: bytes, peer: Any) -> Message | Awaitable[Message]:
         if not self.limiter.allow(_client(peer)):
@@ -228,10 +233,26 @@ class IdrServer:
             lambda: _Udp(self), local_addr=(self.host, self.port)
         )
         self._udp = transport
+        self._ticker = asyncio.create_task(self._tick_every(TICK_S))
         log.info("identifier node listening on %s:%d (UDP and TCP)", self.host, self.port)
         return self
 
+    async def _tick_every(self, period_s: float) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            self._tick()
+
+    def _tick(self) -> None:
+        try:
+            self.service.tick()
+        except Exception:
+            log.exception("identifier node housekeeping failed; retried next period")
+
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+            self._tick()
         for task in list(self._tasks):
             task.cancel()
         if self._udp is not None:

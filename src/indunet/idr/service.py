@@ -40,6 +40,7 @@ from indunet.idr.model import (
 )
 from indunet.idr.records import Caller, HandleError
 from indunet.idr.sites import sites_of
+from indunet.idr.stats import ResolutionStats
 from indunet.idr.store import HandleStore
 from indunet.idr.wire import (
     AddValueRequest,
@@ -101,6 +102,7 @@ class Service:
     prefixes: tuple[str, ...]
     site: SiteInfo = field(default_factory=SiteInfo)
     cache_size: int = MAX_CACHED_HANDLES
+    stats: ResolutionStats = field(default_factory=ResolutionStats)
     _challenges: OrderedDict[tuple[Any, int, bytes], _Pending] = field(default_factory=OrderedDict)
     _answers: OrderedDict[str, dict[tuple[tuple[int, ...], tuple[str, ...]], Body]] = field(
         default_factory=OrderedDict
@@ -110,6 +112,13 @@ class Service:
 
     def __post_init__(self) -> None:
         self.store.subscribe(self._changed)
+
+    def tick(self) -> None:
+        """Periodic housekeeping (the server calls it every few seconds): statistics to the store."""
+        drained = self.stats.drain()
+        if drained:
+            with self.store.write() as tx:
+                tx.add_stats(drained)
 
     def _changed(self, handles: frozenset[str]) -> None:
         # Runs in the writer's thread (REST handlers write from a thread pool): plain dict operations
@@ -138,7 +147,14 @@ class Service:
         body = request.body
         try:
             if isinstance(body, ResolutionRequest):
-                return self._reply(request, raw, self._resolve(body))
+                started = time.perf_counter()
+                answer = self._resolve(body)
+                self.stats.record(
+                    body.handle.partition("/")[0].lower()[:64],
+                    time.perf_counter() - started,
+                    ok=isinstance(answer, ResolutionResponse),
+                )
+                return self._reply(request, raw, answer)
             if isinstance(body, GetSiteInfoRequest):
                 return self._reply(request, raw, GetSiteInfoResponse(self.site))
             if isinstance(body, ChallengeAnswerRequest):

@@ -48,6 +48,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
+from indunet.idr.stats import Tally
+from indunet.idr.templates import TEMPLATE_TYPE, Template, parse_template, search_rows, template_ref
 from indunet.store.engine import create_metadata_engine
 
 metadata = MetaData()
@@ -137,6 +139,41 @@ quotas = Table(
 """Registration quotas the node's operator set per prefix (not record values: an enterprise
 administrator, who may change its own prefix record, must not raise its own quota)."""
 
+templates = Table(
+    "idr_template",
+    metadata,
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("name", "version"),
+)
+
+fields = Table(
+    "idr_field",
+    metadata,
+    Column("template", Text, nullable=False),
+    Column("field", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("handle", Text, nullable=False, index=True),
+    PrimaryKeyConstraint("template", "field", "value", "handle"),
+)
+"""Searchable field values of templated identifiers, rewritten with every change of the record (by
+any interface), so search never disagrees with resolution."""
+
+resolution_stats = Table(
+    "idr_stats",
+    metadata,
+    Column("day", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("resolutions", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("buckets", JSON, nullable=False),
+    PrimaryKeyConstraint("day", "prefix"),
+)
+"""Resolution tallies per day and prefix (see :mod:`indunet.idr.stats`), added to by every node
+process sharing the store."""
+
 
 class Transaction:
     """The operations on records, all inside one database transaction."""
@@ -146,6 +183,7 @@ class Transaction:
         self._locking = locking
         self.changed: set[str] = set()
         """Identifiers this transaction wrote; the store tells its listeners after the commit."""
+        self._templates: dict[tuple[str, int], Template | None] = {}
 
     def exists(self, handle: str) -> bool:
         query = select(handles.c.handle).where(handles.c.handle == handle)
@@ -170,7 +208,7 @@ class Transaction:
         """Register ``handle`` with ``new_values``; HandleExists (ending the transaction) when it is."""
         self.create_many([(handle, new_values)])
 
-    def create_many(self, records: Iterable[tuple[str, Sequence[HandleValue]]]) -> int:
+    def create_many(self, records: Sequence[tuple[str, Sequence[HandleValue]]]) -> int:
         """Register many identifiers with two multi-row inserts (bulk registration)."""
         now = _now()
         handle_rows: list[dict[str, Any]] = []
@@ -190,6 +228,9 @@ class Transaction:
         self.changed.update(r["handle"] for r in handle_rows)
         for prefix, n in Counter(r["prefix"] for r in handle_rows).items():
             self._add_count(prefix, n)
+        search = [row for handle, vs in records for row in self._search_rows(handle, vs)]
+        if search:
+            self._conn.execute(insert(fields), search)
         return len(handle_rows)
 
     def put_values(self, handle: str, new_values: Sequence[HandleValue]) -> None:
@@ -216,6 +257,7 @@ class Transaction:
     def delete(self, handle: str) -> bool:
         """Delete the identifier and its values; False when it was not registered."""
         self.changed.add(handle)
+        self._conn.execute(delete(fields).where(fields.c.handle == handle))
         self._conn.execute(delete(values).where(values.c.handle == handle))
         deleted = self._conn.execute(delete(handles).where(handles.c.handle == handle)).rowcount > 0
         if deleted:
@@ -269,8 +311,136 @@ class Transaction:
             )
         )
 
+    # -- statistics ------------------------------------------------------------------------------
+
+    def add_stats(self, tallies: dict[tuple[str, str], Tally]) -> None:
+        for (day, prefix), tally in tallies.items():
+            key = (resolution_stats.c.day == day) & (resolution_stats.c.prefix == prefix)
+            query = select(resolution_stats).where(key)
+            row = self._conn.execute(query.with_for_update() if self._locking else query).first()
+            if row is None:
+                self._conn.execute(
+                    insert(resolution_stats).values(
+                        day=day,
+                        prefix=prefix,
+                        resolutions=tally.count,
+                        errors=tally.errors,
+                        buckets=tally.buckets,
+                    )
+                )
+                continue
+            total = Tally(int(row.resolutions), int(row.errors), list(row.buckets))
+            total.add(tally)
+            self._conn.execute(
+                resolution_stats.update()
+                .where(key)
+                .values(resolutions=total.count, errors=total.errors, buckets=total.buckets)
+            )
+
+    def stats(self, since_day: str) -> list[tuple[str, str, Tally]]:
+        rows = self._conn.execute(
+            select(resolution_stats)
+            .where(resolution_stats.c.day >= since_day)
+            .order_by(resolution_stats.c.day, resolution_stats.c.prefix)
+        )
+        return [(r.day, r.prefix, Tally(int(r.resolutions), int(r.errors), list(r.buckets))) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Identifiers registered per prefix."""
+        rows = self._conn.execute(select(prefix_counts).order_by(prefix_counts.c.prefix))
+        return {r.prefix: int(r.n) for r in rows}
+
+    # -- metadata templates and search ----------------------------------------------------------
+
+    def save_template(self, template: Template) -> None:
+        self._conn.execute(
+            insert(templates).values(
+                name=template.name, version=template.version, spec=template.spec(), created=_now()
+            )
+        )
+
+    def template(self, name: str, version: int | None = None) -> Template | None:
+        """A template's given version, or its latest."""
+        query = select(templates).where(templates.c.name == name)
+        query = query.where(templates.c.version == version) if version is not None else query
+        row = self._conn.execute(query.order_by(templates.c.version.desc()).limit(1)).first()
+        return None if row is None else parse_template(row.spec, name=row.name, version=row.version)
+
+    def templates(self) -> list[tuple[Template, int]]:
+        """Every template's latest version, with how many identifiers use the template (any version)."""
+        latest = select(templates.c.name, func.max(templates.c.version).label("v")).group_by(templates.c.name)
+        out = []
+        for name, version in self._conn.execute(latest.order_by(templates.c.name)):
+            found = self.template(name, version)
+            used = self._conn.execute(
+                select(func.count())
+                .select_from(values)
+                .where(
+                    values.c.type == TEMPLATE_TYPE,
+                    values.c.data.in_([f"{name}@{v}".encode() for v in range(1, version + 1)]),
+                )
+            ).scalar_one()
+            if found is not None:
+                out.append((found, int(used)))
+        return out
+
+    def template_versions(self, name: str) -> list[Template]:
+        rows = self._conn.execute(
+            select(templates).where(templates.c.name == name).order_by(templates.c.version)
+        )
+        return [parse_template(r.spec, name=r.name, version=r.version) for r in rows]
+
+    def search(
+        self,
+        template: str,
+        conditions: Sequence[tuple[str, str, bool]],
+        prefix: str | None,
+        limit: int,
+        after: str,
+    ) -> list[str]:
+        """Identifiers of ``template`` whose searchable fields match every (field, text, as_prefix)
+        condition, in name order after ``after``."""
+        query = select(fields.c.handle).distinct()
+        first = True
+        for field_name, text, as_prefix in conditions:
+            table = fields if first else fields.alias()
+            match = table.c.value.startswith(text, autoescape=True) if as_prefix else table.c.value == text
+            clause = (table.c.template == template) & (table.c.field == field_name) & match
+            query = (
+                query.where(clause)
+                if first
+                else query.join(table, table.c.handle == fields.c.handle).where(clause)
+            )
+            first = False
+        if first:
+            query = query.where(fields.c.template == template)
+        if prefix:
+            query = query.where(fields.c.handle.startswith(prefix + "/", autoescape=True))
+        query = query.where(fields.c.handle > after).order_by(fields.c.handle).limit(limit)
+        return list(self._conn.execute(query).scalars())
+
+    def _cached_template(self, ref: tuple[str, int]) -> Template | None:
+        if ref not in self._templates:
+            self._templates[ref] = self.template(*ref)
+        return self._templates[ref]
+
+    def _search_rows(self, handle: str, record: Iterable[HandleValue]) -> list[dict[str, str]]:
+        record = list(record)
+        ref = template_ref(record)
+        template = self._cached_template(ref) if ref is not None else None
+        if template is None:
+            return []
+        return [
+            {"template": template.name, "field": name, "value": text, "handle": handle}
+            for name, text in dict(search_rows(template, record)).items()
+        ]
+
     def _touch(self, handle: str) -> None:
         self.changed.add(handle)
+        self._conn.execute(delete(fields).where(fields.c.handle == handle))
+        rows = self._search_rows(handle, self.get(handle) or [])
+        if rows:
+            self._conn.execute(insert(fields), rows)
         self._conn.execute(handles.update().where(handles.c.handle == handle).values(updated=_now()))
 
 

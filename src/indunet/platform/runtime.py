@@ -27,6 +27,7 @@ from indunet.store.metadata import devices
 from indunet.store.timeseries import TimeseriesStore, open_timeseries
 
 if TYPE_CHECKING:
+    from indunet.platform.identifiers import Identifiers
     from indunet.platform.models import Validator
 
 _CREDENTIAL_TTL_S = 30.0
@@ -106,6 +107,10 @@ class Platform:
         # Called, in the ingesting thread, after each batch is committed; must be quick and not raise.
         self.telemetry_listeners: list[TelemetryListener] = []
         self.cache_lock = threading.Lock()
+        # Imported here: identifier services pull in the protocol stack, which most entry points skip.
+        from indunet.platform.identifiers import open_identifiers
+
+        self.identifiers: Identifiers | None = open_identifiers(settings)
 
     # -- machine credentials -------------------------------------------------------------------------
     def cached_credential(self, token_id: str, token: str) -> Principal | None:
@@ -175,6 +180,9 @@ class Platform:
         return len(pending)
 
     def close(self) -> None:
+        if self.identifiers is not None:
+            self.identifiers.close()
+            self.identifiers.store.close()
         self.flush_presence()
         self.timeseries.close()
         self.engine.dispose()

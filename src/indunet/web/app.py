@@ -30,6 +30,7 @@ from indunet.web.routes import (
     device_http,
     devices,
     gateway_http,
+    identifiers,
     models,
     rpc,
     telemetry,
@@ -98,6 +99,7 @@ def create_app(platform: Platform) -> FastAPI:
         alarms.router,
     ):
         app.include_router(router)
+    identifiers.mount(app, platform.identifiers)
 
     @app.get("/api/health", tags=["health"], summary="Liveness: the process answers and its database too")
     def health() -> dict[str, str]:

@@ -1,0 +1,192 @@
+"""The demo's identifier federation: a top-level node (88), a secondary node for the machinery
+industry (88.100), the demo enterprise's node (88.100.1, over the platform's identifier store) and a
+recursive node, all on loopback in one background thread.
+
+Prefixes are allocated as operators would (site records at the allocating node), the enterprise
+registers its machines (the platform labels each device with its identifier) and a batch of products
+made on them, and the console resolves everything through the recursive node, which knows only the
+top-level node. Secrets are generated once and kept in the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from indunet.core.config import IdrNode
+from indunet.idr import enterprise, records
+from indunet.idr.bootstrap import delegation_record, ensure_prefix
+from indunet.idr.records import SYSTEM
+from indunet.idr.recursive import Recursor
+from indunet.idr.server import IdrServer
+from indunet.idr.service import Service
+from indunet.idr.sites import Endpoint, site
+from indunet.idr.store import HandleStore, open_store
+
+log = logging.getLogger(__name__)
+
+TOP: Final = "88"
+SECONDARY: Final = "88.100"
+ENTERPRISE: Final = "88.100.1"
+START_TIMEOUT_S: Final = 30.0
+PRODUCTS: Final = 240
+
+PRODUCT_TEMPLATE: Final = {
+    "label": {"en": "Machined part", "zh-CN": "加工零件"},
+    "fields": [
+        {"name": "serialNumber", "type": "string", "required": True, "searchable": True, "pattern": "P-[0-9]{4}-[0-9]{6}",
+         "label": {"en": "Serial number", "zh-CN": "序列号"}},
+        {"name": "model", "type": "enum", "required": True, "searchable": True, "enum": ["IMP-200", "IMP-250", "SHAFT-40"],
+         "label": {"en": "Model", "zh-CN": "型号"}},
+        {"name": "batch", "type": "string", "searchable": True, "label": {"en": "Batch", "zh-CN": "批次"}},
+        {"name": "producedBy", "type": "handle", "searchable": True, "label": {"en": "Produced by", "zh-CN": "生产设备"}},
+        {"name": "producedAt", "type": "datetime", "label": {"en": "Produced at", "zh-CN": "生产时间"}},
+        {"name": "massKg", "type": "number", "minimum": 0, "unit": "kg", "label": {"en": "Mass", "zh-CN": "质量"}},
+    ],
+}  # fmt: skip
+
+
+def _secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "demo-idr.json"
+    if path.exists():
+        saved: dict[str, str] = json.loads(path.read_text())
+        return saved
+    made = {prefix: secrets.token_urlsafe(16) for prefix in (TOP, SECONDARY, ENTERPRISE)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(made, handle)
+    return made
+
+
+def _allocate(parent: HandleStore, prefix: str, server: IdrServer) -> None:
+    na, values = delegation_record(prefix, [site([Endpoint("127.0.0.1", server.port)])])
+    records.create_handle(parent, na, values, SYSTEM, overwrite=True)
+
+
+def register_products(store: HandleStore, machines: list[str], count: int = PRODUCTS) -> int:
+    """A batch of parts made on the demo's machine tools, registered in one call (once)."""
+    enterprise.save_template(store, "machined-part", PRODUCT_TEMPLATE, SYSTEM)
+    with store.read() as tx:
+        if tx.count(ENTERPRISE) >= count:
+            return 0
+    start = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    models = PRODUCT_TEMPLATE["fields"][1]["enum"]  # type: ignore[index]
+    items = [
+        enterprise.Item(
+            f"{ENTERPRISE}/P-2026-{n:06d}",
+            {
+                "serialNumber": f"P-2026-{n:06d}",
+                "model": models[n % len(models)],
+                "batch": f"B{(start + timedelta(hours=n // 40 * 8)).strftime('%Y%m%d')}-{n // 40 % 3 + 1}",
+                "producedBy": f"{ENTERPRISE}/{machines[n % len(machines)]}",
+                "producedAt": (start + timedelta(minutes=12 * n)).isoformat(),
+                "massKg": round(2.4 + (n % 7) * 0.05, 2),
+            },
+        )
+        for n in range(1, count + 1)
+    ]
+    try:
+        return enterprise.register(store, "machined-part", items, SYSTEM)
+    except records.HandleAlreadyExists:
+        return 0
+
+
+class IdentifierFederation:
+    """Four nodes on one event loop in a background thread; ``enterprise_store`` is the platform's."""
+
+    def __init__(self, enterprise_store: HandleStore, data_dir: Path) -> None:
+        self.enterprise_store = enterprise_store
+        self.data_dir = data_dir
+        self.secrets = _secrets(data_dir)
+        self.nodes: tuple[IdrNode, ...] = ()
+        self.resolver: Endpoint | None = None
+        self.error: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="identifier-nodes", daemon=True)
+        self._stores: list[HandleStore] = []
+
+    def start(self) -> IdentifierFederation:
+        self._thread.start()
+        self._ready.wait(START_TIMEOUT_S)
+        return self
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
+        for store in self._stores:
+            store.close()
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:  # the demo goes on without identifiers; say why
+            self.error = exc
+            log.exception("the demo identifier federation stopped")
+        finally:
+            self._ready.set()
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._stop = stop = asyncio.Event()
+        top_store = open_store(self.data_dir / "idr-top.db")
+        secondary_store = open_store(self.data_dir / "idr-secondary.db")
+        self._stores = [top_store, secondary_store]
+        stores = {TOP: top_store, SECONDARY: secondary_store, ENTERPRISE: self.enterprise_store}
+        servers = {p: await IdrServer(Service(s, (p,)), "127.0.0.1", 0).start() for p, s in stores.items()}
+        recursor = Recursor([Endpoint("127.0.0.1", servers[TOP].port)])
+        resolver = await IdrServer(recursor, "127.0.0.1", 0).start()
+        try:
+            for prefix, store in stores.items():
+                own = site([Endpoint("127.0.0.1", servers[prefix].port)])
+                ensure_prefix(store, prefix, self.secrets[prefix].encode(), own)
+            _allocate(top_store, SECONDARY, servers[SECONDARY])
+            _allocate(secondary_store, ENTERPRISE, servers[ENTERPRISE])
+            self.resolver = Endpoint("127.0.0.1", resolver.port)
+            self.nodes = (
+                IdrNode(
+                    name="National top-level node", role="top", prefix=TOP, address=str(_at(servers[TOP]))
+                ),
+                IdrNode(
+                    name="Machinery industry node",
+                    role="secondary",
+                    prefix=SECONDARY,
+                    address=str(_at(servers[SECONDARY])),
+                ),
+                IdrNode(
+                    name="Demo enterprise node",
+                    role="enterprise",
+                    prefix=ENTERPRISE,
+                    address=str(_at(servers[ENTERPRISE])),
+                ),
+                IdrNode(name="Recursive resolver", role="recursive", address=str(self.resolver)),
+            )
+            self._ready.set()
+            await stop.wait()
+        finally:
+            await resolver.stop()
+            recursor.close()
+            for server in servers.values():
+                await server.stop()
+
+    def credentials(self) -> dict[str, Any]:
+        """What the demo prints: where the nodes listen and the enterprise administrator's login."""
+        return {
+            "resolver": str(self.resolver),
+            "enterprise": next((n.address for n in self.nodes if n.role == "enterprise"), ""),
+            "admin": f"300:0.NA/{ENTERPRISE}",
+            "secret": self.secrets[ENTERPRISE],
+        }
+
+
+def _at(server: IdrServer) -> Endpoint:
+    return Endpoint("127.0.0.1", server.port)
