@@ -31,6 +31,8 @@ from indunet.idr.wire.values import AdminPermission, AdminRecord, encode_admin
 MAX_BATCH: Final = 10_000
 MAX_SEARCH_RESULTS: Final = 1000
 MAX_CONDITIONS: Final = 8
+MAX_PROBLEMS: Final = 100
+"""Problems listed for a bad batch: enough to fix a systematic mistake, bounded for a huge batch."""
 
 
 class TemplateNotFound(HandleNotFound):
@@ -129,6 +131,8 @@ def register(
     prepared: list[tuple[str, list[HandleValue]]] = []
     seen: set[str] = set()
     for n, item in enumerate(items):
+        if len(problems) >= MAX_PROBLEMS:
+            break
         try:
             name = normalise(item.handle)
         except InvalidHandle as exc:
@@ -142,17 +146,19 @@ def register(
         except TemplateError as exc:
             problems.extend(exc.errors)
             continue
-        clash = {v.index for v in values} & {v.index for v in item.extra}
-        if clash or any(v.index == 100 for v in item.extra):
-            problems.append(
-                (f"items[{n}].values", f"indexes {sorted(clash | {100})[:5]} belong to the template")
-            )
-            continue
-        prepared.append((name, [*values, *item.extra, _owner(caller, name)]))
-        if len(problems) >= 100:
-            break
+        taken = {v.index for v in values} | {100}
+        clash = sorted(taken & {v.index for v in item.extra})
+        shadowing = sorted({v.type for v in item.extra} & {f.name for f in found.fields})
+        if clash:
+            problems.append((f"items[{n}].values", f"indexes {clash[:5]} belong to the template"))
+        if shadowing:
+            problems.append((f"items[{n}].values", f"types {shadowing[:5]} are fields of the template"))
+        if not clash and not shadowing:
+            prepared.append((name, [*values, *item.extra, _owner(caller, name)]))
     if problems:
-        raise InvalidData(f"{len(problems)} problem(s) in the batch; nothing was registered", problems[:100])
+        raise InvalidData(
+            f"{len(problems)} problem(s) in the batch; nothing was registered", problems[:MAX_PROBLEMS]
+        )
     return records.register_many(store, prepared, caller)
 
 

@@ -49,7 +49,14 @@ from sqlalchemy.exc import IntegrityError
 
 from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
 from indunet.idr.stats import Tally
-from indunet.idr.templates import TEMPLATE_TYPE, Template, parse_template, search_rows, template_ref
+from indunet.idr.templates import (
+    TEMPLATE_TYPE,
+    Template,
+    parse_template,
+    search_rows,
+    search_text,
+    template_ref,
+)
 from indunet.store.engine import create_metadata_engine
 
 metadata = MetaData()
@@ -402,7 +409,8 @@ class Transaction:
         condition, in name order after ``after``."""
         query = select(fields.c.handle).distinct()
         first = True
-        for field_name, text, as_prefix in conditions:
+        for field_name, raw_text, as_prefix in conditions:
+            text = search_text(raw_text)
             table = fields if first else fields.alias()
             match = table.c.value.startswith(text, autoescape=True) if as_prefix else table.c.value == text
             clause = (table.c.template == template) & (table.c.field == field_name) & match

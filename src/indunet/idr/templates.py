@@ -33,6 +33,7 @@ MAX_TEXT: Final = 4096
 MAX_PATTERN: Final = 200
 MAX_ENUM: Final = 500
 MAX_SEARCH_TEXT: Final = 256
+MAX_SAFE_INTEGER: Final = 2**53
 TYPES: Final = ("string", "integer", "number", "boolean", "date", "datetime", "url", "handle", "enum")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
@@ -119,13 +120,25 @@ def _labels(raw: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, str
     return dict(list(raw.items())[:16])
 
 
+def _finite(value: Any) -> float | None:
+    """``value`` as a float when it is a JSON number a float can hold (JSON integers are unbounded:
+    ``10**400`` is valid JSON and overflows a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _number(raw: Any, path: str, errors: list[tuple[str, str]]) -> float | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+    number = _finite(raw)
+    if number is None:
         errors.append((path, "is a finite number"))
-        return None
-    return float(raw)
+    return number
 
 
 def _field(raw: Any, path: str, errors: list[tuple[str, str]]) -> Field | None:
@@ -206,9 +219,12 @@ def parse_template(raw: Any, *, name: str | None = None, version: int = 1) -> Te
     if not isinstance(raw_fields, list) or not 0 < len(raw_fields) <= MAX_FIELDS:
         errors.append(("fields", f"a template has 1 to {MAX_FIELDS} fields"))
         raw_fields = []
-    fields = [f for i, r in enumerate(raw_fields) if (f := _field(r, f"fields[{i}]", errors)) is not None]
+    parsed = [(i, _field(r, f"fields[{i}]", errors)) for i, r in enumerate(raw_fields)]
+    fields = [f for _, f in parsed if f is not None]
     seen: set[str] = set()
-    for i, f in enumerate(fields):
+    for i, f in parsed:
+        if f is None:
+            continue
         if f.name.casefold() in seen:
             errors.append((f"fields[{i}].name", f"{f.name} appears twice"))
         seen.add(f.name.casefold())
@@ -233,13 +249,16 @@ def _text(f: Field, value: Any) -> str:
             raise ValueError(f"is a{'n integer' if kind == 'integer' else ' number'}")
         if kind == "integer" and (isinstance(value, float) and not value.is_integer()):
             raise ValueError("is an integer")
-        if not math.isfinite(value):
+        if kind == "integer" and abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError("is within ±2^53 (what every JSON reader keeps exactly)")
+        number = _finite(value)
+        if number is None:
             raise ValueError("is a finite number")
-        if f.minimum is not None and value < f.minimum:
+        if f.minimum is not None and number < f.minimum:
             raise ValueError(f"is at least {f.minimum:g}")
-        if f.maximum is not None and value > f.maximum:
+        if f.maximum is not None and number > f.maximum:
             raise ValueError(f"is at most {f.maximum:g}")
-        return str(int(value)) if kind == "integer" else repr(float(value))
+        return str(int(value)) if kind == "integer" else repr(number)
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ValueError("is true or false")
@@ -330,7 +349,15 @@ def from_values(template: Template, values: Iterable[HandleValue]) -> dict[str, 
     return out
 
 
+def search_text(text: str) -> str:
+    """The form in which a value is indexed and a search text compared: the first
+    :data:`MAX_SEARCH_TEXT` characters, NUL replaced (PostgreSQL text cannot hold it; values are any
+    bytes). Longer values are found by their start: an exact search for one matches every value
+    sharing those characters."""
+    return text[:MAX_SEARCH_TEXT].replace("\x00", "\ufffd")
+
+
 def search_rows(template: Template, values: Iterable[HandleValue]) -> list[tuple[str, str]]:
     """(field, text) pairs of a record to index for search: its searchable fields' values."""
     wanted = template.searchable
-    return [(v.type, v.data.decode("utf-8", "replace")[:MAX_SEARCH_TEXT]) for v in values if v.type in wanted]
+    return [(v.type, search_text(v.data.decode("utf-8", "replace"))) for v in values if v.type in wanted]

@@ -37,19 +37,31 @@ class UdpUpstream:
     """Send requests to endpoints and await their answers; :meth:`close` when done."""
 
     def __init__(self) -> None:
-        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        # Per address family, with the loop it belongs to: a platform's window on the federation may be
+        # used from more than one loop over its life (tests, a restarted server).
+        self._transports: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.DatagramTransport]] = {}
         self._pending: dict[int, tuple[tuple[str, int], asyncio.Future[Message]]] = {}
         self._reassembler = Reassembler()
 
     async def _transport(self, family: int) -> asyncio.DatagramTransport:
-        transport = self._transports.get(family)
-        if transport is None or transport.is_closing():
-            loop = asyncio.get_running_loop()
-            # Answers come back to the address the question left from, whichever interface that is.
-            local = ("0.0.0.0", 0) if family == 4 else ("::", 0)  # noqa: S104
-            made, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self), local_addr=local)
-            transport = self._transports[family] = made
-        return transport
+        loop = asyncio.get_running_loop()
+        known = self._transports.get(family)
+        if known is not None and known[0] is loop and not known[1].is_closing():
+            return known[1]
+        if known is not None:
+            self._close(*known)
+        # Answers come back to the address the question left from, whichever interface that is.
+        local = ("0.0.0.0", 0) if family == 4 else ("::", 0)  # noqa: S104
+        made, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self), local_addr=local)
+        self._transports[family] = (loop, made)
+        return made
+
+    @staticmethod
+    def _close(loop: asyncio.AbstractEventLoop, transport: asyncio.DatagramTransport) -> None:
+        if not loop.is_closed():
+            transport.close()
+        # else: its loop is gone, and with it any way to close it cleanly; the socket is freed with
+        # the transport object.
 
     async def ask(self, endpoint: Endpoint, body: Body, timeout_s: float) -> Message:
         """The answer of ``endpoint`` to ``body``; Unreachable when none comes within ``timeout_s``."""
@@ -88,6 +100,6 @@ class UdpUpstream:
         future.set_result(message)
 
     def close(self) -> None:
-        for transport in self._transports.values():
-            transport.close()
+        for loop, transport in self._transports.values():
+            self._close(loop, transport)
         self._transports.clear()

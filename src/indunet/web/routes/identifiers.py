@@ -42,19 +42,19 @@ def overview(platform: PlatformDep, _principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.get("/resolve/{handle:path}", summary="Resolve an identifier through the recursive node")
-async def resolve(handle: str, identifiers: IdentifiersDep, _principal: PrincipalDep) -> dict[str, Any]:
+async def resolve(handle: str, _principal: PrincipalDep, identifiers: IdentifiersDep) -> dict[str, Any]:
     return await identifiers.resolve(handle)
 
 
 @router.get("/nodes", summary="The identifier nodes of the federation, with their health")
-async def nodes(identifiers: IdentifiersDep, _principal: PrincipalDep) -> list[dict[str, Any]]:
+async def nodes(_principal: PrincipalDep, identifiers: IdentifiersDep) -> list[dict[str, Any]]:
     return await identifiers.health()
 
 
 @router.get("/stats", summary="Identifiers per prefix and resolutions per day (count, p50/p90/p99)")
 async def stats(
-    identifiers: IdentifiersDep,
     _principal: PrincipalDep,
+    identifiers: IdentifiersDep,
     days: Annotated[int, Query(ge=1, le=90)] = 7,
 ) -> dict[str, Any]:
     return await run_in_threadpool(identifiers.statistics, days)

@@ -1,0 +1,167 @@
+"""Identifiers in the platform API: a device gets its identifier, resolution through a node, the prefix
+tree with health, templates and search for engineers, statistics; and the same routes say clearly when
+identifiers are not configured."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.helpers import Tenant, make_settings, new_tenant
+
+from indunet.core.config import IdrNode
+from indunet.idr.bootstrap import ensure_prefix
+from indunet.idr.server import IdrServer
+from indunet.idr.service import Service
+from indunet.idr.sites import Endpoint
+from indunet.platform.runtime import Platform, open_platform
+from indunet.web.app import create_app
+
+PREFIX = "88.100.1"
+
+
+class Node:
+    """The enterprise node over the platform's identifier store, on its own loop in a thread."""
+
+    def __init__(self, platform: Platform) -> None:
+        assert platform.identifiers is not None
+        self.store = platform.identifiers.store
+        self.loop = asyncio.new_event_loop()
+        self.server: IdrServer | None = None
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Node:
+        self.thread.start()
+        ensure_prefix(self.store, PREFIX, b"enterprise secret")
+        start = IdrServer(Service(self.store, (PREFIX,)), "127.0.0.1", 0).start()
+        self.server = asyncio.run_coroutine_threadsafe(start, self.loop).result(10)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self.server is not None
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        return f"127.0.0.1:{self.server.port}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def platform_with_ids(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    data_dir: Path = tmp_path_factory.mktemp("ids")
+    pg = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    settings = make_settings(request.param, data_dir, pg, idr_prefix=PREFIX)
+    opened = open_platform(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def node(platform_with_ids: Platform) -> Iterator[Node]:
+    with Node(platform_with_ids) as running:
+        assert platform_with_ids.identifiers is not None
+        platform_with_ids.identifiers.resolver = Endpoint("127.0.0.1", running.server.port)  # type: ignore[union-attr]
+        platform_with_ids.identifiers.nodes = (
+            IdrNode(name="enterprise", role="enterprise", prefix=PREFIX, address=running.address),
+            IdrNode(name="gone", role="recursive", address="127.0.0.1:9"),
+        )
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(platform_with_ids: Platform, node: Node) -> Iterator[TestClient]:
+    with TestClient(create_app(platform_with_ids)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def plant(platform_with_ids: Platform, api: TestClient) -> Tenant:
+    return new_tenant(platform_with_ids, api, "ids")
+
+
+def test_a_device_gets_its_identifier_and_it_resolves_through_the_node(
+    api: TestClient, plant: Tenant
+) -> None:
+    device = plant.device
+    refused = api.post(f"/api/identifiers/devices/{device['id']}", headers=plant.headers["viewer"])
+    assert refused.status_code == 403
+    labelled = api.post(f"/api/identifiers/devices/{device['id']}", headers=plant.engineer)
+    assert labelled.status_code == 200, labelled.text
+    handle = labelled.json()["labels"]["identifier"]
+    assert handle == f"{PREFIX}/{device['name']}"
+    resolved = api.get(f"/api/identifiers/resolve/{handle}", headers=plant.headers["viewer"])
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    shown = {v["type"]: v["data"]["value"] for v in body["values"]}
+    assert shown["equipmentType"] == "cnc_machine_tool" and shown["TEMPLATE"] == "equipment@1"
+    assert shown["console"].endswith(f"/console/#/devices/{device['id']}")
+    assert body["via"].startswith("127.0.0.1:")
+    typed = api.get(f"/api/identifiers/identifiers/{handle}", headers=plant.headers["viewer"]).json()
+    assert typed["template"] == "equipment@1" and typed["data"]["line"] == "A"
+    # Registering again updates rather than fails.
+    assert api.post(f"/api/identifiers/devices/{device['id']}", headers=plant.engineer).status_code == 200
+    missing = api.get(f"/api/identifiers/resolve/{PREFIX}/nothing-here", headers=plant.headers["viewer"])
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+
+
+def test_nodes_show_their_health(api: TestClient, plant: Tenant) -> None:
+    nodes = {n["name"]: n for n in api.get("/api/identifiers/nodes", headers=plant.headers["viewer"]).json()}
+    assert nodes["enterprise"]["up"] is True and nodes["enterprise"]["rtt_ms"] > 0
+    assert nodes["gone"]["up"] is False and nodes["gone"]["rtt_ms"] is None
+
+
+def test_templates_and_search_for_engineers(api: TestClient, plant: Tenant) -> None:
+    spec = {"fields": [{"name": "serial", "type": "string", "required": True, "searchable": True}]}
+    assert (
+        api.put("/api/identifiers/templates/part", json=spec, headers=plant.headers["viewer"]).status_code
+        == 403
+    )
+    saved = api.put("/api/identifiers/templates/part", json=spec, headers=plant.engineer)
+    assert saved.status_code == 201 and saved.json()["version"] == 1
+    batch = {
+        "template": "part",
+        "items": [{"handle": f"{PREFIX}/part-{n}", "data": {"serial": f"S-{n}"}} for n in range(5)],
+    }
+    assert api.post("/api/identifiers/identifiers", json=batch, headers=plant.engineer).json() == {
+        "registered": 5
+    }
+    found = api.get(
+        "/api/identifiers/search?template=part&field.serial=S-3", headers=plant.headers["viewer"]
+    ).json()
+    assert found["handles"] == [f"{PREFIX}/part-3"]
+    bad = api.put(
+        "/api/identifiers/templates/part", json={"fields": [{"name": "HS_ADMIN"}]}, headers=plant.engineer
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "fields[0].name"
+    listed = {
+        t["name"]: t for t in api.get("/api/identifiers/templates", headers=plant.headers["viewer"]).json()
+    }
+    assert listed["part"]["identifiers"] == 5
+
+
+def test_statistics_count_registrations_and_resolutions(api: TestClient, plant: Tenant, node: Node) -> None:
+    api.get(f"/api/identifiers/resolve/{PREFIX}/part-1", headers=plant.engineer)
+    assert node.server is not None
+    asyncio.run_coroutine_threadsafe(asyncio.to_thread(node.server.service.tick), node.loop).result(10)
+    stats = api.get("/api/identifiers/stats?days=2", headers=plant.headers["viewer"]).json()
+    assert stats["registered"][PREFIX] >= 5
+    today = [r for r in stats["resolution"] if r["prefix"] == PREFIX]
+    assert today and today[0]["count"] >= 1 and today[0]["p99_ms"] is not None
+
+
+def test_without_identifiers_the_api_says_so(client: TestClient, tenant_a: Tenant) -> None:
+    assert client.get("/api/identifiers", headers=tenant_a.engineer).json() == {"enabled": False}
+    answer = client.get("/api/identifiers/nodes", headers=tenant_a.engineer)
+    assert answer.status_code == 404 and "idr_prefix" in answer.json()["detail"]
+    assert client.get("/api/identifiers/nodes").status_code == 401
