@@ -16,6 +16,8 @@ import contextlib
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,11 +101,14 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
     from indunet.idr.model import InvalidHandle, check_prefix
     from indunet.idr.store import open_store
 
+    if args.workers < 1 or (args.workers > 1 and not args.port):
+        raise InvalidInput(_t("cli.idr_bad_workers"), key="cli.idr_bad_workers")
     if args.role == "recursive":
         roots = [_endpoint(r) for r in args.root]
         if not roots:
             raise InvalidInput(_t("cli.idr_root_required"), key="cli.idr_root_required")
-        asyncio.run(_serve_recursive(roots, args))
+        with _workers(args, None):
+            asyncio.run(_serve_recursive(roots, args))
         return 0
     if not args.prefix:
         raise InvalidInput(_t("cli.idr_prefix_required"), key="cli.idr_prefix_required")
@@ -116,17 +121,70 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
     location = args.store or (settings.data_dir / f"idr-{prefixes[0]}.db")
     if isinstance(location, Path):
         location.parent.mkdir(parents=True, exist_ok=True)
-    store = open_store(location)
+    # Several processes on one store tell each other what they changed through the store's log.
+    store = open_store(location, change_log=args.workers > 1 or _is_worker())
     try:
-        own = _own_site(args.host, args.port, args.http_port)
-        for prefix in prefixes:
-            ensure_prefix(store, prefix, secret, own)
-        for prefix, limit in quotas.items():
-            records.set_quota(store, prefix, limit)
-        asyncio.run(_serve(store, prefixes, args))
+        if not _is_worker():
+            own = _own_site(args.host, args.port, args.http_port)
+            for prefix in prefixes:
+                ensure_prefix(store, prefix, secret, own)
+            for prefix, limit in quotas.items():
+                records.set_quota(store, prefix, limit)
+        with _workers(args, str(location)):
+            asyncio.run(_serve(store, prefixes, args))
     finally:
         store.close()
     return 0
+
+
+_WORKER_ENV = "INDUNET_IDR_WORKER"
+
+
+def _is_worker() -> bool:
+    return os.environ.get(_WORKER_ENV) == "1"
+
+
+@contextlib.contextmanager
+def _workers(args: argparse.Namespace, store: str | None) -> Iterator[None]:
+    """``--workers N``: N-1 more processes serving the same ports (SO_REUSEPORT: the kernel spreads
+    clients over them) and the same store; stopped with this one."""
+    if args.workers <= 1 or _is_worker():
+        yield
+        return
+    command = [sys.executable, "-m", "indunet", "idr", "serve", "--role", args.role, "--host", args.host,
+               "--port", str(args.port), "--rate-limit", str(args.rate_limit),
+               "--negative-ttl", str(args.negative_ttl), "--workers", "1"]  # fmt: skip
+    command += [f"--prefix={p}" for p in args.prefix] + [f"--root={r}" for r in args.root]
+    if store is not None:
+        command += ["--store", store]
+    if args.http_port is not None:
+        command += ["--http-port", str(args.http_port)]
+    # The secret goes by environment, not argument: other users can read a process's arguments.
+    env = {**os.environ, _WORKER_ENV: "1"}
+    secret = args.admin_secret or os.environ.get("INDUNET_IDR_ADMIN_SECRET")
+    if secret:
+        env["INDUNET_IDR_ADMIN_SECRET"] = secret
+    children = [
+        # This interpreter running indunet with the options already parsed: nothing from outside.
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        for _ in range(args.workers - 1)
+    ]
+    # Each worker says when it listens; this process announces the node only when all of them do,
+    # so that whoever waits for the announcement finds every worker answering.
+    for child in children:
+        assert child.stdout is not None
+        if not child.stdout.readline():
+            raise InvalidInput(_t("cli.idr_worker_failed"), key="cli.idr_worker_failed")
+    try:
+        yield
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 async def _until_stopped() -> None:
@@ -142,7 +200,14 @@ async def _listen(handler: Any, args: argparse.Namespace) -> Any:
     from indunet.idr.server import IdrServer
 
     try:
-        return await IdrServer(handler, args.host, args.port, limiter=RateLimiter(args.rate_limit)).start()
+        server = IdrServer(
+            handler,
+            args.host,
+            args.port,
+            limiter=RateLimiter(args.rate_limit),
+            reuse_port=args.workers > 1 or _is_worker(),
+        )
+        return await server.start()
     except OSError as exc:
         raise InvalidInput(
             _t("cli.idr_listen", port=args.port, reason=exc.strerror or str(exc)),
@@ -157,7 +222,15 @@ async def _run(node: Any, app: Any, args: argparse.Namespace, served: str) -> No
     tasks: list[asyncio.Task[Any]] = []
     if args.http_port is not None:
         http = _EmbeddedServer(uvicorn.Config(app, host=args.host, port=args.http_port, log_level="warning"))
-        tasks.append(asyncio.create_task(http.serve()))
+        tasks.append(asyncio.create_task(http.serve(sockets=[_http_socket(args.host, args.http_port)])))
+    if _is_worker():
+        print("listening", flush=True)  # read by the first process (``_workers``), not by people
+        await _until_stopped()
+        if http is not None:
+            http.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await node.stop()
+        return
     print(
         _t(
             "cli.idr_serving",
@@ -196,6 +269,27 @@ async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:
         await _run(node, rest.create_recursive_app(recursor), args, "*")
     finally:
         recursor.close()
+
+
+def _http_socket(host: str, port: int) -> socket.socket:
+    """The REST API's listening socket, shareable by worker processes (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(
+            _t("cli.idr_listen", port=port, reason=exc.strerror or str(exc)),
+            key="cli.idr_listen",
+            port=port,
+            reason=exc.strerror or str(exc),
+        ) from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -318,6 +412,7 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument("--http-port", type=int, help=_t("cli.help.idr_http_port"))
     serve.add_argument("--admin-secret", help=_t("cli.help.idr_admin_secret"))
     serve.add_argument("--store", help=_t("cli.help.idr_store"))
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help=_t("cli.help.idr_workers"))
     reg = add("register", cmd_idr_register, "cli.help.idr_register", idr)
     reg.add_argument("handle")
     reg.add_argument("--server", required=True, metavar="HOST:PORT")

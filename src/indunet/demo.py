@@ -212,7 +212,8 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 log.exception("demo backfill failed; live data continues")
         if federation is not None and platform.identifiers is not None:
             identify_devices(platform, principal, base_url)
-            demo_idr.register_products(platform.identifiers.store, ["cnc-01", "cnc-02", demo_edge.CNC])
+            machines = [f"{demo_idr.ENTERPRISE}/{TENANT}/{m}" for m in ("cnc-01", "cnc-02", demo_edge.CNC)]
+            demo_idr.register_products(platform.identifiers.store, machines)
         print(
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,
@@ -232,7 +233,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                     "cli.demo_identifiers",
                     cli_language(),
                     resolver=str(federation.resolver),
-                    example=f"{demo_idr.ENTERPRISE}/cnc-01",
+                    example=f"{demo_idr.ENTERPRISE}/{TENANT}/cnc-01",
                 ),
                 flush=True,
             )

@@ -71,7 +71,8 @@ def _allocate(parent: HandleStore, prefix: str, server: IdrServer) -> None:
 
 
 def register_products(store: HandleStore, machines: list[str], count: int = PRODUCTS) -> int:
-    """A batch of parts made on the demo's machine tools, registered in one call (once)."""
+    """A batch of parts made on the demo's machine tools (their identifiers), registered in one call
+    (once)."""
     enterprise.save_template(store, "machined-part", PRODUCT_TEMPLATE, SYSTEM)
     with store.read() as tx:
         if tx.count(ENTERPRISE) >= count:
@@ -85,7 +86,7 @@ def register_products(store: HandleStore, machines: list[str], count: int = PROD
                 "serialNumber": f"P-2026-{n:06d}",
                 "model": models[n % len(models)],
                 "batch": f"B{(start + timedelta(hours=n // 40 * 8)).strftime('%Y%m%d')}-{n // 40 % 3 + 1}",
-                "producedBy": f"{ENTERPRISE}/{machines[n % len(machines)]}",
+                "producedBy": machines[n % len(machines)],
                 "producedAt": (start + timedelta(minutes=12 * n)).isoformat(),
                 "massKg": round(2.4 + (n % 7) * 0.05, 2),
             },

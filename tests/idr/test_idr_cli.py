@@ -121,3 +121,53 @@ def test_serve_refuses_incomplete_role_options(tmp_path: Path, capsys: object) -
     assert main(["idr", "serve", "--role", "enterprise", "--admin-secret", "x"]) == 2
     assert "--prefix" in capsys.readouterr().err  # type: ignore[attr-defined]
     assert main(["idr", "serve", "--prefix", "88.1", "--quota", "88.1=many", "--admin-secret", "x"]) == 2
+
+
+def test_workers_share_ports_and_see_each_others_writes(tmp_path: Path) -> None:
+    """Two processes on one UDP/TCP/HTTP port and one store: a change made through either is what
+    every client gets from both, soon after (the change log)."""
+    import asyncio
+
+    from indunet.idr import client
+
+    port, http_port = free_port(), free_port()
+    env = {**os.environ, "INDUNET_DATA_DIR": str(tmp_path), "INDUNET_LANGUAGE": "en"}
+    node = _start(["--role", "enterprise", "--prefix", "88.100.1", "--port", str(port), "--http-port",
+                   str(http_port), "--admin-secret", "s", "--workers", "2"], env)  # fmt: skip
+    auth = ("300%3A0.NA%2F88.100.1", "s")
+    base = f"http://127.0.0.1:{http_port}/api/handles/88.100.1/m1"
+    try:
+        assert node.stdout is not None and "127.0.0.1:" in node.stdout.readline()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                owner = {"handle": "0.NA/88.100.1", "index": 300, "permissions": "011111110011"}
+                admin = {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": owner}}
+                first = {"values": [{"index": 1, "type": "URL", "data": "v1"}, admin]}
+                put = httpx.put(base, json=first, auth=auth)
+                assert put.status_code in (200, 201), put.text
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+
+        async def seen_everywhere(expected: bytes) -> bool:
+            # Forty fresh client sockets: the kernel spreads them over both workers.
+            answers = await asyncio.gather(
+                *(client.resolve("127.0.0.1", port, "88.100.1/m1", types=("URL",)) for _ in range(40))
+            )
+            return all(a[0].data == expected for a in answers)
+
+        assert asyncio.run(seen_everywhere(b"v1"))  # both workers have it cached now
+        for value in (b"v2", b"v3"):
+            assert httpx.put(base + "?index=1", json={"values": [{"index": 1, "type": "URL", "data": value.decode()}]},
+                             auth=auth).status_code == 200  # fmt: skip
+            deadline = time.monotonic() + 10
+            while not asyncio.run(seen_everywhere(value)):
+                assert time.monotonic() < deadline, (
+                    f"a worker kept serving the old value instead of {value!r}"
+                )
+                time.sleep(0.1)
+    finally:
+        node.send_signal(signal.SIGTERM)
+        assert node.wait(20) == 0

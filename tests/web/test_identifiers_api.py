@@ -97,7 +97,7 @@ def test_a_device_gets_its_identifier_and_it_resolves_through_the_node(
     labelled = api.post(f"/api/identifiers/devices/{device['id']}", headers=plant.engineer)
     assert labelled.status_code == 200, labelled.text
     handle = labelled.json()["labels"]["identifier"]
-    assert handle == f"{PREFIX}/{device['name']}"
+    assert handle == f"{PREFIX}/{plant.name}/{device['name']}"
     resolved = api.get(f"/api/identifiers/resolve/{handle}", headers=plant.headers["viewer"])
     assert resolved.status_code == 200, resolved.text
     body = resolved.json()
@@ -113,6 +113,22 @@ def test_a_device_gets_its_identifier_and_it_resolves_through_the_node(
     assert missing.status_code == 404 and missing.headers["content-type"].startswith(
         "application/problem+json"
     )
+
+
+def test_devices_of_the_same_name_in_two_tenants_get_two_identifiers(
+    platform_with_ids: Platform, api: TestClient, plant: Tenant
+) -> None:
+    other = new_tenant(platform_with_ids, api, "ids-other")
+    assert other.device["name"] == plant.device["name"]
+    mine = api.post(f"/api/identifiers/devices/{plant.device['id']}", headers=plant.engineer).json()
+    theirs = api.post(f"/api/identifiers/devices/{other.device['id']}", headers=other.engineer).json()
+    assert mine["labels"]["identifier"] != theirs["labels"]["identifier"]
+    for tenant, labelled in ((plant, mine), (other, theirs)):
+        body = api.get(
+            f"/api/identifiers/resolve/{labelled['labels']['identifier']}", headers=tenant.engineer
+        ).json()
+        console = next(v["data"]["value"] for v in body["values"] if v["type"] == "console")
+        assert console.endswith(f"/devices/{tenant.device['id']}")
 
 
 def test_nodes_show_their_health(api: TestClient, plant: Tenant) -> None:
@@ -153,7 +169,7 @@ def test_templates_and_search_for_engineers(api: TestClient, plant: Tenant) -> N
 def test_statistics_count_registrations_and_resolutions(api: TestClient, plant: Tenant, node: Node) -> None:
     api.get(f"/api/identifiers/resolve/{PREFIX}/part-1", headers=plant.engineer)
     assert node.server is not None
-    asyncio.run_coroutine_threadsafe(asyncio.to_thread(node.server.service.tick), node.loop).result(10)
+    asyncio.run_coroutine_threadsafe(asyncio.to_thread(node.server.service.tick, True), node.loop).result(10)
     stats = api.get("/api/identifiers/stats?days=2", headers=plant.headers["viewer"]).json()
     assert stats["registered"][PREFIX] >= 5
     today = [r for r in stats["resolution"] if r["prefix"] == PREFIX]

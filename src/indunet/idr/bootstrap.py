@@ -12,6 +12,7 @@ node: the delegate's sites (HS_SITE, one per replica) and its administrator ``30
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from indunet.idr import records
@@ -55,4 +56,13 @@ def ensure_prefix(store: HandleStore, prefix: str, secret: bytes, site: SiteInfo
         records.create_handle(store, na, values, records.SYSTEM)
     except records.HandleAlreadyExists:
         records.put_values(store, na, values, records.SYSTEM, overwrite=True)
+    return na
+
+
+def ensure_prefix_record(store: HandleStore, prefix: str) -> str:
+    """Create ``0.NA/<prefix>`` with its administrator when missing (no secret key: for a process
+    that administers the store directly); an existing record is left as it is."""
+    na = na_handle(prefix)
+    with contextlib.suppress(records.HandleAlreadyExists):
+        records.create_handle(store, na, [_admin(na)], records.SYSTEM)
     return na

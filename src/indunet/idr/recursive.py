@@ -298,7 +298,7 @@ class Recursor:
         assert last is not None
         raise last
 
-    def tick(self) -> None:
+    def tick(self, final: bool = False) -> None:
         """Forget endpoints marked down long ago (the map would otherwise keep every address seen)."""
         now = self.clock()
         for endpoint in [e for e, until in self._down.items() if until < now]:

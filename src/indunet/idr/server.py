@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
+from indunet.idr.fastpath import RawAnswers
 from indunet.idr.limits import RateLimiter
 from indunet.idr.wire import (
     ErrorResponse,
@@ -39,7 +40,7 @@ from indunet.idr.wire import (
 
 log = logging.getLogger(__name__)
 
-TICK_S = 10.0
+TICK_S = 0.25
 MAX_TCP_CONNECTIONS = 10_000
 TCP_IDLE_S = 60.0
 
@@ -47,8 +48,8 @@ TCP_IDLE_S = 60.0
 class Handler(Protocol):
     def answer(self, request: Message, raw: bytes, peer: Any) -> Message | Awaitable[Message]: ...
 
-    def tick(self) -> None:
-        """Housekeeping, every :data:`TICK_S` seconds and once more at stop."""
+    def tick(self, final: bool = False) -> None:
+        """Housekeeping, every :data:`TICK_S` seconds and once more at stop (``final``)."""
 
 
 def _busy(request: Message) -> Message:
@@ -82,6 +83,14 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        fast = self.server.fast
+        allowed = self.server.limiter.allow(_client(addr))
+        if fast is not None and allowed:
+            answer = fast.lookup(data)
+            if answer is not None:
+                assert self.transport is not None
+                self.transport.sendto(answer, addr)
+                return
         try:
             whole = self.reassembler.add(data, source=addr, now=time.monotonic())
         except WireError as exc:
@@ -96,9 +105,9 @@ class _Udp(asyncio.DatagramProtocol):
             return
         if not request.is_request:
             return  # a response sent to a server: nothing to answer
-        response = self.server.answer(request, whole, addr)
+        response = self.server.answer(request, whole, addr, allowed=allowed)
         if isinstance(response, Message):
-            self._send(encode(response), addr)
+            self._send(self.server.encoded(whole, request, response), addr)
         else:
             self.server.later(response, lambda message: self._send(encode(message), addr))
 
@@ -141,7 +150,13 @@ class _Tcp(asyncio.Protocol):
         except WireError:
             self.transport.close()  # the stream is out of step: nothing after this can be framed
             return
+        fast = self.server.fast
         for frame in frames:
+            allowed = self.server.limiter.allow(_client(self.peer))
+            known = fast.lookup(frame) if fast is not None and allowed else None
+            if known is not None:
+                self._waiting.append(known)
+                continue
             try:
                 request = decode(frame)
             except WireError as exc:
@@ -150,9 +165,9 @@ class _Tcp(asyncio.Protocol):
                     self._waiting.append(refusal)
                 continue
             if request.is_request:
-                answer = self.server.answer(request, frame, self.peer)
+                answer = self.server.answer(request, frame, self.peer, allowed=allowed)
                 if isinstance(answer, Message):
-                    self._waiting.append(encode(answer))
+                    self._waiting.append(self.server.encoded(frame, request, answer))
                 else:
                     self._waiting.append(self.server.later(answer, lambda _message: self._flush()))
         self._flush()
@@ -191,8 +206,10 @@ class IdrServer:
         port: int = 2641,
         *,
         limiter: RateLimiter | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.service = service
+        self.reuse_port = reuse_port
         self.host = host
         self.port = port
         self.limiter = limiter or RateLimiter(0)
@@ -201,9 +218,21 @@ class IdrServer:
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Future[Message]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.fast: RawAnswers | None = getattr(service, "raw_answers", None)
 
-    def answer(self, request: Message, raw: bytes, peer: Any) -> Message | Awaitable[Message]:
-        if not self.limiter.allow(_client(peer)):
+    def encoded(self, raw: bytes, request: Message, answer: Message) -> bytes:
+        """``answer`` encoded, and remembered for the fast path when it may be reused."""
+        octets = encode(answer)
+        if self.fast is not None:
+            self.fast.learn(raw, request, octets)
+        return octets
+
+    def answer(
+        self, request: Message, raw: bytes, peer: Any, *, allowed: bool
+    ) -> Message | Awaitable[Message]:
+        """The handler's answer, or RC_SERVER_BUSY when the client is over its rate (``allowed``,
+        counted by the caller per datagram or frame)."""
+        if not allowed:
             return _busy(request)
         return self.service.answer(request, raw, peer)
 
@@ -227,10 +256,12 @@ class IdrServer:
 
     async def start(self) -> IdrServer:
         loop = asyncio.get_running_loop()
-        self._tcp = await loop.create_server(lambda: _Tcp(self), self.host, self.port)
+        self._tcp = await loop.create_server(
+            lambda: _Tcp(self), self.host, self.port, reuse_port=self.reuse_port or None, backlog=1024
+        )
         self.port = int(self._tcp.sockets[0].getsockname()[1])
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(self.host, self.port)
+            lambda: _Udp(self), local_addr=(self.host, self.port), reuse_port=self.reuse_port or None
         )
         self._udp = transport
         self._ticker = asyncio.create_task(self._tick_every(TICK_S))
@@ -242,9 +273,9 @@ class IdrServer:
             await asyncio.sleep(period_s)
             self._tick()
 
-    def _tick(self) -> None:
+    def _tick(self, final: bool = False) -> None:
         try:
-            self.service.tick()
+            self.service.tick(final)
         except Exception:
             log.exception("identifier node housekeeping failed; retried next period")
 
@@ -252,7 +283,7 @@ class IdrServer:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
-            self._tick()
+            self._tick(final=True)
         for task in list(self._tasks):
             task.cancel()
         if self._udp is not None:

@@ -14,7 +14,9 @@ record, the site values inline, so a resolver goes one level down without asking
 
 Resolution answers are cached per identifier and filter, in memory: the store tells the service which
 identifiers each write changed, and a changed identifier's answers are dropped before the write is
-acknowledged. A read that raced a write is not cached (the generation counter moved).
+acknowledged. A read that raced a write is not cached (the generation counter moved). Several
+processes serving one store (``--workers``) learn of each other's writes from the store's change log
+within a tick (a quarter of a second).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from indunet.idr import records
+from indunet.idr.fastpath import RawAnswers
 from indunet.idr.model import (
     HS_SECKEY,
     HS_SITE,
@@ -69,6 +72,8 @@ from indunet.idr.wire import (
 from indunet.idr.wire.values import SiteInfo
 
 MAX_CACHED_HANDLES: Final = 100_000
+STATS_EVERY_S: Final = 10.0
+CHANGE_LOG_KEEP_S: Final = 600.0
 MAX_PENDING_CHALLENGES: Final = 10_000
 CHALLENGE_TTL_S: Final = 60.0
 NONCE_BYTES: Final = 16
@@ -109,16 +114,62 @@ class Service:
     )
     _delegated: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     _generation: int = 0
+    _seen_change: int = 0
+    _flushed: float = field(default_factory=time.monotonic)
+    _pruned: float = 0.0
 
     def __post_init__(self) -> None:
         self.store.subscribe(self._changed)
+        if self.store.change_log:
+            # From here on, not from the first tick: a change in between would be missed for good.
+            self._seen_change = self.store.last_change()
+        self.raw_answers = RawAnswers(self, 2 * self.cache_size)
 
-    def tick(self) -> None:
-        """Periodic housekeeping (the server calls it every few seconds): statistics to the store."""
+    def cached_answer(self, name: str, key: tuple[tuple[int, ...], tuple[str, ...]]) -> Body | None:
+        """The cached resolution answer for a normalised identifier and filters, if any."""
+        entry = self._answers.get(name)
+        return None if entry is None else entry.get(key)
+
+    def tick(self, final: bool = False) -> None:
+        """Housekeeping, called by the server several times a second and once at stop (``final``):
+        changes made by other processes serving the store (when it logs changes) drop this
+        process's cached answers at once; statistics go to the store every :data:`STATS_EVERY_S`
+        and at stop."""
+        now = time.monotonic()
+        if self.store.change_log and not final:
+            self._follow(now)
+        if final or now - self._flushed >= STATS_EVERY_S:
+            self._flushed = now
+            self.flush_stats()
+
+    def flush_stats(self) -> None:
         drained = self.stats.drain()
         if drained:
             with self.store.write() as tx:
                 tx.add_stats(drained)
+
+    def _follow(self, now: float) -> None:
+        found = self.store.changes_since(self._seen_change)
+        if not found:
+            return
+        self._seen_change = found[-1][0]
+        changed = frozenset(name for _, kind, name in found if kind == "h")
+        if changed:
+            self._changed(changed)
+        created = {name for _, kind, name in found if kind == "c"}
+        if created:
+            self._drop_negative(created)
+        if now - self._pruned >= CHANGE_LOG_KEEP_S / 10:
+            self._pruned = now
+            self.store.prune_changes(CHANGE_LOG_KEEP_S)
+
+    def _drop_negative(self, prefixes: set[str]) -> None:
+        """Forget "no such identifier" answers under ``prefixes`` (identifiers were created there)."""
+        self._generation += 1
+        for name in [n for n in self._answers if n.partition("/")[0] in prefixes]:
+            entry = self._answers.get(name)
+            if entry is not None and any(isinstance(a, ErrorResponse) for a in entry.values()):
+                self._answers.pop(name, None)
 
     def _changed(self, handles: frozenset[str]) -> None:
         # Runs in the writer's thread (REST handlers write from a thread pool): plain dict operations

@@ -57,9 +57,19 @@ class ResolutionStats:
     max_prefixes: int = 10_000
     clock: Callable[[], float] = time.time
     _tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    _day: str = ""
+    _day_ends: float = 0.0
+
+    def _today(self) -> str:
+        # Formatting the date costs more than the rest of a record: once per day is enough.
+        now = self.clock()
+        if now >= self._day_ends:
+            self._day = _day(now)
+            self._day_ends = (now // 86_400 + 1) * 86_400
+        return self._day
 
     def record(self, prefix: str, seconds: float, ok: bool = True) -> None:
-        key = (_day(self.clock()), prefix)
+        key = (self._today(), prefix)
         tally = self._tallies.get(key)
         if tally is None:
             if len(self._tallies) >= self.max_prefixes:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,18 @@ resolution_stats = Table(
 """Resolution tallies per day and prefix (see :mod:`indunet.idr.stats`), added to by every node
 process sharing the store."""
 
+changes = Table(
+    "idr_change",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+"""What changed, for other processes serving the same store (``change_log``): ``h`` an identifier
+changed or was deleted, ``c`` identifiers were created under a prefix (one row per prefix and
+transaction, so batch registration stays one small insert)."""
+
 
 class Transaction:
     """The operations on records, all inside one database transaction."""
@@ -190,6 +202,7 @@ class Transaction:
         self._locking = locking
         self.changed: set[str] = set()
         """Identifiers this transaction wrote; the store tells its listeners after the commit."""
+        self.created: set[str] = set()
         self._templates: dict[tuple[str, int], Template | None] = {}
 
     def exists(self, handle: str) -> bool:
@@ -233,6 +246,7 @@ class Transaction:
         except IntegrityError as exc:
             raise HandleExists(", ".join(r["handle"] for r in handle_rows[:3])) from exc
         self.changed.update(r["handle"] for r in handle_rows)
+        self.created.update(r["handle"] for r in handle_rows)
         for prefix, n in Counter(r["prefix"] for r in handle_rows).items():
             self._add_count(prefix, n)
         search = [row for handle, vs in records for row in self._search_rows(handle, vs)]
@@ -455,6 +469,13 @@ class Transaction:
 ChangeListener = Callable[[frozenset[str]], None]
 
 
+def _log_changes(conn: Connection, tx: Transaction) -> None:
+    now = _now()
+    rows = [{"kind": "h", "name": h, "at": now} for h in sorted(tx.changed - tx.created)]
+    rows += [{"kind": "c", "name": p, "at": now} for p in sorted({split(h)[0] for h in tx.created})]
+    conn.execute(insert(changes), rows)
+
+
 class HandleStore:
     """The record database; open with :func:`open_store`, close with :meth:`close`.
 
@@ -462,8 +483,9 @@ class HandleStore:
     of answers in this process are never staler than the database.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, change_log: bool = False) -> None:
         self.engine = engine
+        self.change_log = change_log
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
         self._listeners: list[ChangeListener] = []
@@ -490,6 +512,8 @@ class HandleStore:
             with self.engine.begin() as conn:
                 tx = Transaction(conn, locking=write and not self._sqlite)
                 yield tx
+                if self.change_log and tx.changed:
+                    _log_changes(conn, tx)
             if tx.changed:
                 changed = frozenset(tx.changed)
                 for listener in self._listeners:
@@ -497,6 +521,26 @@ class HandleStore:
 
     def read(self) -> AbstractContextManager[Transaction]:
         return self.transaction()
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, str, str]]:
+        """Changes logged after ``seq`` (oldest first): (seq, kind, name)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(changes.c.seq, changes.c.kind, changes.c.name)
+                .where(changes.c.seq > seq)
+                .order_by(changes.c.seq)
+                .limit(limit)
+            )
+            return [(int(r.seq), str(r.kind), str(r.name)) for r in rows]
+
+    def last_change(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(changes.c.seq))).scalar() or 0)
+
+    def prune_changes(self, older_than_s: float) -> None:
+        cutoff = _now() - timedelta(seconds=older_than_s)
+        with self.transaction(write=True) as tx:
+            tx._conn.execute(delete(changes).where(changes.c.at < cutoff))
 
     def write(self) -> AbstractContextManager[Transaction]:
         return self.transaction(write=True)
@@ -515,6 +559,7 @@ def engine_url(location: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser()}"
 
 
-def open_store(location: str | Path, schema: str = "public") -> HandleStore:
-    """Open (creating the tables when missing) the store at a file path or database URL."""
-    return HandleStore(create_metadata_engine(engine_url(location), schema))
+def open_store(location: str | Path, schema: str = "public", *, change_log: bool = False) -> HandleStore:
+    """Open (creating the tables when missing) the store at a file path or database URL; with
+    ``change_log`` every write is also logged for other processes serving the store."""
+    return HandleStore(create_metadata_engine(engine_url(location), schema), change_log=change_log)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from indunet.core.config import IdrNode, Settings
 from indunet.core.errors import NotFound
 from indunet.idr import client, enterprise, records
+from indunet.idr.bootstrap import ensure_prefix_record
 from indunet.idr.model import HandleValue
 from indunet.idr.records import SYSTEM, HandleAlreadyExists
 from indunet.idr.rest import value_json
@@ -131,10 +132,10 @@ class Identifiers:
         parse_template(EQUIPMENT_TEMPLATE, name="equipment")  # fails loudly if the template itself is wrong
         enterprise.save_template(self.store, "equipment", EQUIPMENT_TEMPLATE, SYSTEM)
 
-    def register_device(self, name: str, data: dict[str, Any]) -> str:
-        """Register ``<prefix>/<name>`` under the equipment template, or bring its data up to date;
+    def register_device(self, suffix: str, name: str, data: dict[str, Any]) -> str:
+        """Register ``<prefix>/<suffix>`` under the equipment template, or bring its data up to date;
         the identifier."""
-        handle = f"{self.prefix}/{name}"
+        handle = f"{self.prefix}/{suffix}"
         self.ensure_equipment_template()
         item = enterprise.Item(handle, {"name": name, **data})
         try:
@@ -156,7 +157,11 @@ def open_identifiers(settings: Settings) -> Identifiers | None:
     if isinstance(location, Path):
         location.parent.mkdir(parents=True, exist_ok=True)
     resolver = parse_endpoint(settings.idr_resolver) if settings.idr_resolver else None
-    return Identifiers(open_store(location), settings.idr_prefix, resolver, settings.idr_nodes)
+    store = open_store(location)
+    # The platform registers as the prefix's administrator: its record must exist (the enterprise
+    # node, when it serves this store, adds its secret key to the same record).
+    ensure_prefix_record(store, settings.idr_prefix)
+    return Identifiers(store, settings.idr_prefix, resolver, settings.idr_nodes)
 
 
 IDENTIFIER_LABEL: Final = "identifier"
@@ -166,9 +171,10 @@ IDENTIFIER_LABEL: Final = "identifier"
 def identify_device(
     platform: Platform, principal: Principal, device_id: str, console_url: str = ""
 ) -> dict[str, Any]:
-    """Register the device's identifier ``<prefix>/<device name>`` (or update its data) and keep it in
-    the device's ``identifier`` label; the device as the API shows it."""
-    from indunet.platform import devices
+    """Register the device's identifier ``<prefix>/<tenant>/<device>`` (or update its data) and keep
+    it in the device's ``identifier`` label; the device as the API shows it. The tenant is part of the
+    name because device names are unique per tenant only."""
+    from indunet.platform import devices, tenants
 
     identifiers: Identifiers | None = getattr(platform, "identifiers", None)
     if identifiers is None:
@@ -183,7 +189,8 @@ def identify_device(
             data[key] = source[key]
     if console_url:
         data["console"] = f"{console_url.rstrip('/')}/console/#/devices/{device['id']}"
-    handle = identifiers.register_device(device["name"], data)
+    tenant = tenants.get_tenant(platform, principal)["name"]
+    handle = identifiers.register_device(f"{tenant}/{device['name']}", device["name"], data)
     return devices.update_device(
         platform, principal, device_id, {"labels": {**labels, IDENTIFIER_LABEL: handle}}
     )

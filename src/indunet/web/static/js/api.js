@@ -11,13 +11,15 @@ const TOKEN_KEY = 'indunet.token';
 const EXPIRES_KEY = 'indunet.tokenExpires';
 
 export class ApiError extends Error {
-  constructor({ status = 0, title = '', detail = '', type = 'about:blank' } = {}) {
+  constructor({ status = 0, title = '', detail = '', type = 'about:blank', errors = [] } = {}) {
     super(detail || title || `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
     this.title = title;
     this.detail = detail;
     this.type = type;
+    // A problem's itemised errors (e.g. [{path, message}]) for forms that show them by field.
+    this.errors = errors;
   }
 
   get isNetwork() {
@@ -96,6 +98,7 @@ async function toApiError(response) {
     title: (body && body.title) || response.statusText,
     detail: body ? detailText(body.detail) : '',
     type: (body && body.type) || 'about:blank',
+    errors: body && Array.isArray(body.errors) ? body.errors : [],
   });
 }
 
@@ -104,7 +107,12 @@ async function toApiError(response) {
  * application/x-www-form-urlencoded; `auth: false` skips the token and the
  * 401 handler (used by the login call, whose 401 is a normal answer).
  */
-export async function request(path, { method = 'GET', params, form, json, signal, auth = true } = {}) {
+export async function request(path, options = {}) {
+  return (await requestWithStatus(path, options)).body;
+}
+
+/** As `request`, answering `{ status, body }` for callers to whom 200 and 201 mean different things. */
+export async function requestWithStatus(path, { method = 'GET', params, form, json, signal, auth = true } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   let body;
   if (form) {
@@ -134,8 +142,7 @@ export async function request(path, { method = 'GET', params, form, json, signal
     }
     throw error;
   }
-  if (response.status === 204) return null;
-  return response.json();
+  return { status: response.status, body: response.status === 204 ? null : await response.json() };
 }
 
 const seg = encodeURIComponent;

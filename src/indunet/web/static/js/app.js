@@ -110,6 +110,7 @@ function registerRoutes() {
   route('/alarms', () => import('./pages/alarms.js'));
   route('/gateways', () => import('./pages/gateways.js'));
   route('/gateways/:id', () => import('./pages/gateway.js'));
+  route('/identifiers', () => import('./pages/identifiers.js'));
   route('/404', () => import('./pages/notfound.js'), { public: true });
 }
 

@@ -6,10 +6,11 @@
 // container gets data-points / data-last-ts after every refresh so tests can
 // see it move.
 
-import { api } from '../api.js';
+import { api, request } from '../api.js';
 import { ChartLibraryMissing, LiveChart, SeriesBuffer, loadChartLibrary, showSeries } from '../chart.js';
 import { errorText, h, labelChips, messageBox, pageHeader, poll, refreshTimes, relativeTime, statusBadge } from '../dom.js';
 import { formatDateTime, formatValue, isChinese, t } from '../i18n.js';
+import { buildHash } from '../router.js';
 
 const WINDOW_MS = 10 * 60 * 1000;
 const TELEMETRY_MS = 2000;
@@ -61,6 +62,42 @@ export async function mount(outlet, ctx) {
   const points = type ? type.points || [] : [];
   const pointByName = new Map(points.map((p) => [p.name, p]));
 
+  // ---- identifier ----------------------------------------------------------
+  // One element kept across the 5 s re-renders, so a registration in flight or its error stays put.
+  const identifier = h('span', { 'data-testid': 'device-identifier' });
+  let identifiersOn = false;
+  function renderIdentifier() {
+    const handle = device.labels && device.labels.identifier;
+    if (handle) {
+      if (identifier.dataset.handle !== handle) {
+        identifier.dataset.handle = handle;
+        identifier.replaceChildren(h('a', {
+          href: buildHash('/identifiers', { handle }), class: 'mono', 'data-testid': 'identifier-link', text: handle,
+        }));
+      }
+      return true;
+    }
+    if (!identifiersOn) return false;
+    if (!identifier.querySelector('button')) {
+      delete identifier.dataset.handle;
+      const register = h('button', { type: 'button', class: 'btn', 'data-testid': 'register-identifier', text: t('device.registerIdentifier') });
+      const problem = h('span', { class: 'text-danger small', role: 'alert' });
+      register.addEventListener('click', async () => {
+        register.disabled = true;
+        problem.textContent = '';
+        try {
+          device = await request(`/identifiers/devices/${encodeURIComponent(id)}`, { method: 'POST' });
+          renderOverview();
+        } catch (err) {
+          register.disabled = false;
+          if (err.status !== 401) problem.textContent = errorText(err);
+        }
+      });
+      identifier.replaceChildren(register, ' ', problem);
+    }
+    return true;
+  }
+
   // ---- overview ------------------------------------------------------------
   const overview = h('dl', { class: 'facts' });
   function renderOverview() {
@@ -75,6 +112,7 @@ export async function mount(outlet, ctx) {
       [t('device.labels'), labelChips(device.labels)],
     ];
     if (type && type.reference) facts.push([t('device.reference'), h('span', { class: 'mono', text: type.reference })]);
+    if (renderIdentifier()) facts.push([t('device.identifier'), identifier]);
     for (const [k, v] of Object.entries(device.attributes || {})) facts.push([k, h('span', { class: 'mono', text: formatValue(v) })]);
     overview.replaceChildren(...facts.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v)]));
   }
@@ -139,6 +177,13 @@ export async function mount(outlet, ctx) {
 
   renderOverview();
   renderTwin();
+  if (!(device.labels && device.labels.identifier)) {
+    // Offered only where the server has identifiers (idr_prefix); the API refuses readers' clicks.
+    request('/identifiers', { signal: ctx.signal }).then((found) => {
+      identifiersOn = Boolean(found && found.enabled);
+      renderOverview();
+    }, () => {});
+  }
 
   // Device status and twin: every 5 s.
   stops.push(poll(async (signal) => {
