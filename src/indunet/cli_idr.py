@@ -101,6 +101,8 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
     from indunet.idr.model import InvalidHandle, check_prefix
     from indunet.idr.store import open_store
 
+    if args.cache_size < 0:
+        raise InvalidInput(_t("cli.idr_bad_cache"), key="cli.idr_bad_cache")
     if args.workers < 1 or (args.workers > 1 and not args.port):
         raise InvalidInput(_t("cli.idr_bad_workers"), key="cli.idr_bad_workers")
     if args.role == "recursive":
@@ -153,7 +155,7 @@ def _workers(args: argparse.Namespace, store: str | None) -> Iterator[None]:
         return
     command = [sys.executable, "-m", "indunet", "idr", "serve", "--role", args.role, "--host", args.host,
                "--port", str(args.port), "--rate-limit", str(args.rate_limit),
-               "--negative-ttl", str(args.negative_ttl), "--workers", "1"]  # fmt: skip
+               "--negative-ttl", str(args.negative_ttl), "--workers", "1", "--cache-size", str(args.cache_size)]  # fmt: skip
     command += [f"--prefix={p}" for p in args.prefix] + [f"--root={r}" for r in args.root]
     if store is not None:
         command += ["--store", store]
@@ -255,7 +257,7 @@ async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace
     from indunet.idr.app import create_node_app
     from indunet.idr.service import Service
 
-    node = await _listen(Service(store, prefixes), args)
+    node = await _listen(Service(store, prefixes, cache_size=args.cache_size), args)
     await _run(node, create_node_app(store), args, ", ".join(prefixes))
 
 
@@ -274,7 +276,10 @@ async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:
 def _http_socket(host: str, port: int) -> socket.socket:
     """The REST API's listening socket, shareable by worker processes (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off on accepted connections only when the listener
+    # says TCP, and with Nagle on, uvicorn's separate header and body writes wait for a delayed ACK
+    # (40 ms per keep-alive response).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
@@ -413,6 +418,9 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument("--admin-secret", help=_t("cli.help.idr_admin_secret"))
     serve.add_argument("--store", help=_t("cli.help.idr_store"))
     serve.add_argument("--workers", type=int, default=1, metavar="N", help=_t("cli.help.idr_workers"))
+    serve.add_argument(
+        "--cache-size", type=int, default=100_000, metavar="N", help=_t("cli.help.idr_cache_size")
+    )
     reg = add("register", cmd_idr_register, "cli.help.idr_register", idr)
     reg.add_argument("handle")
     reg.add_argument("--server", required=True, metavar="HOST:PORT")

@@ -44,6 +44,7 @@ class RawAnswers:
         self._service = service
         self._max = max_entries
         self._raw: dict[bytes, tuple[str, tuple[tuple[int, ...], tuple[str, ...]], object, bytes]] = {}
+        self.hits = 0
 
     @staticmethod
     def _body_of(data: bytes) -> bytes | None:
@@ -86,6 +87,7 @@ class RawAnswers:
             _ENVELOPE.pack(PROTOCOL_MAJOR, PROTOCOL_MINOR, 0, session, request_id, 0, len(payload)) + payload
         )
         self._service.stats.record(name.partition("/")[0], time.perf_counter() - started)
+        self.hits += 1
         return out
 
     def learn(self, data: bytes, request: Message, encoded: bytes) -> None:
@@ -105,5 +107,7 @@ class RawAnswers:
         if answer is None:
             return  # not cached (raced a write): nothing to tie the encoded answer to
         if len(self._raw) >= self._max:
+            if not self._raw:
+                return  # no room at all (caching off)
             self._raw.pop(next(iter(self._raw)))
         self._raw[octets] = (name, key, answer, encoded[20:])

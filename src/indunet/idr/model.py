@@ -13,6 +13,7 @@ references to values of other identifiers.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
@@ -24,6 +25,7 @@ MAX_TYPE_BYTES: Final = 128
 MAX_VALUE_BYTES: Final = 64 * 1024
 MAX_VALUES: Final = 1000
 MAX_PREFIX_DEPTH: Final = 16
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 NA_PREFIX: Final = "0.NA"
 """Prefix of the records that describe prefixes themselves (``0.NA/88.100.1``)."""
@@ -96,13 +98,14 @@ def normalise(handle: str) -> str:
 
 def split(handle: str) -> tuple[str, str]:
     """(prefix, suffix) of ``PREFIX/SUFFIX``; InvalidHandle when it is not one."""
-    text = unicodedata.normalize("NFC", handle)
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_HANDLE_BYTES:
+    # ASCII is already in normal form: the check is the cheap part of resolving most identifiers.
+    text = handle if handle.isascii() else unicodedata.normalize("NFC", handle)
+    if len(text) > MAX_HANDLE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_HANDLE_BYTES:
         raise InvalidHandle(f"an identifier is at most {MAX_HANDLE_BYTES} bytes")
     prefix, slash, suffix = text.partition("/")
     if not slash or not prefix or not suffix:
         raise InvalidHandle(f"{handle[:80]!r} is not PREFIX/SUFFIX")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(text):
         raise InvalidHandle("an identifier holds no control characters")
     return check_prefix(prefix), suffix
 
@@ -111,8 +114,14 @@ def check_prefix(prefix: str) -> str:
     """The prefix, ASCII-lower-cased; InvalidHandle when a segment is empty or it is too deep."""
     if prefix.upper() == NA_PREFIX:
         return NA_PREFIX
-    segments = prefix.split(".")
-    if len(segments) > MAX_PREFIX_DEPTH or any(not s for s in segments) or "/" in prefix:
+    if (
+        not prefix
+        or prefix.count(".") >= MAX_PREFIX_DEPTH
+        or ".." in prefix
+        or prefix[0] == "."
+        or prefix[-1] == "."
+        or "/" in prefix
+    ):
         raise InvalidHandle(f"{prefix[:80]!r} is not a prefix (dot-separated, non-empty segments)")
     return prefix.lower() if prefix.isascii() else prefix
 

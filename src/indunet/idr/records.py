@@ -323,6 +323,17 @@ def resolve(
     """
     name = _name(handle)
     public = (not caller.authenticated) if public_only is None else public_only
+    if public:
+        # Public values only: no administrator to check, so no transaction (the hot path).
+        found = store.quick_values(name)
+        if found is None:
+            raise HandleNotFound(f"{name} is not registered")
+        if indexes or types:
+            found = [v for v in found if v.index in indexes or type_matches(v.type, types)]
+        shown = [v for v in found if v.public]
+        if (indexes or types) and not shown:
+            raise ValuesNotFound(f"{name} has no such values")
+        return shown
     with store.read() as tx:
         record = tx.get(name)
         if record is None:
@@ -348,7 +359,8 @@ def create_handle(
     name = _name(handle)
     checked = _checked(values, int(time.time()))
     with store.write() as tx:
-        current = tx.get(name)
+        # Without overwrite the insert itself tells whether the name is taken: one query fewer.
+        current = tx.get(name) if overwrite else None
         if current is None:
             granted = permissions_of(tx, _parent_record(tx, name), caller)
             _require(granted, _creating_permission(name), caller, f"create {name}")
@@ -358,8 +370,6 @@ def create_handle(
             except HandleExists as exc:
                 raise HandleAlreadyExists(f"{name} is registered already") from exc
             return True
-        if not overwrite:
-            raise HandleAlreadyExists(f"{name} is registered already")
         needed = AdminPermission.ADD_VALUE | AdminPermission.REMOVE_VALUE | AdminPermission.MODIFY_VALUE
         if sorted(_admin_data(current)) != sorted(_admin_data(checked)):
             needed |= AdminPermission.ADD_ADMIN | AdminPermission.REMOVE_ADMIN | AdminPermission.MODIFY_ADMIN

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
@@ -41,6 +42,7 @@ from indunet.idr.wire import (
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 MAX_TCP_CONNECTIONS = 10_000
 TCP_IDLE_S = 60.0
 
@@ -264,6 +266,11 @@ class IdrServer:
             lambda: _Udp(self), local_addr=(self.host, self.port), reuse_port=self.reuse_port or None
         )
         self._udp = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Bursts of requests queue in the kernel while the loop works; the default buffer (about
+            # 200 requests) drops the rest. The kernel caps this at net.core.rmem_max.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         self._ticker = asyncio.create_task(self._tick_every(TICK_S))
         log.info("identifier node listening on %s:%d (UDP and TCP)", self.host, self.port)
         return self

@@ -239,7 +239,7 @@ class Service:
             return cached[key]
         generation = self._generation
         answer = self._answer_resolution(body)
-        if generation == self._generation:
+        if generation == self._generation and self.cache_size > 0:
             # Oldest first out when full: a hit does not reorder (that would cost every hit a write).
             entry = self._answers.get(name)
             if entry is None:
