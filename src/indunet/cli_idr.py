@@ -95,6 +95,50 @@ def _own_site(host: str, port: int, http_port: int | None) -> Any:
     return site([Endpoint(host, port)], http_ports=[http_port])
 
 
+def _proof(args: argparse.Namespace) -> dict[str, Any]:
+    """How an administrator proves itself: ``--key FILE`` (a private key from ``idr keygen``) or the
+    secret key."""
+    if not getattr(args, "key", None):
+        return {"secret": _secret(args)}
+    from indunet.idr.pubkey import PublicKeyError, load_private
+
+    try:
+        return {"private_key": load_private(Path(args.key).read_bytes())}
+    except (OSError, PublicKeyError) as exc:
+        raise InvalidInput(
+            _t("cli.idr_bad_key", path=args.key, error=str(exc)), key="cli.idr_bad_key"
+        ) from None
+
+
+def _public_key(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    from indunet.idr.pubkey import PublicKeyError, decode_public
+
+    try:
+        data = bytes.fromhex(Path(path).read_text().strip())
+        decode_public(data)
+    except (OSError, ValueError, PublicKeyError) as exc:
+        raise InvalidInput(_t("cli.idr_bad_key", path=path, error=str(exc)), key="cli.idr_bad_key") from None
+    return data
+
+
+def cmd_idr_keygen(args: argparse.Namespace, _settings: Settings) -> int:
+    """A key pair for an administrator: FILE (the private key, readable by its owner only) and
+    FILE.pub (the HS_PUBKEY value, hex) for ``idr serve --admin-pubkey``."""
+    from indunet.idr import pubkey
+
+    kind = {"rsa": pubkey.RSA, "dsa": pubkey.DSA, "sm2": pubkey.SM2}[args.type]
+    key = pubkey.generate(kind)
+    out = Path(args.out)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.to_pem())
+    Path(f"{out}.pub").write_text(pubkey.encode_public(key.public()).hex() + "\n")
+    print(_t("cli.idr_keygen", private=str(out), public=f"{out}.pub"))
+    return 0
+
+
 def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
     from indunet.idr import records
     from indunet.idr.bootstrap import ensure_prefix
@@ -120,6 +164,7 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(str(exc), key="cli.idr_bad_prefix", error=str(exc)) from None
     quotas = _quotas(args.quota)
     secret = _secret(args)
+    public_key = _public_key(args.admin_pubkey)
     location = args.store or (settings.data_dir / f"idr-{prefixes[0]}.db")
     if isinstance(location, Path):
         location.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +174,7 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
         if not _is_worker():
             own = _own_site(args.host, args.port, args.http_port)
             for prefix in prefixes:
-                ensure_prefix(store, prefix, secret, own)
+                ensure_prefix(store, prefix, secret, own, public_key)
             for prefix, limit in quotas.items():
                 records.set_quota(store, prefix, limit)
         with _workers(args, str(location)):
@@ -343,10 +388,10 @@ def cmd_idr_register(args: argparse.Namespace, _settings: Settings) -> int:
             raise InvalidInput(_t("cli.idr_bad_value", value=text), key="cli.idr_bad_value", value=text)
         values.append(HandleValue(index, kind, data.encode()))
     values.append(HandleValue(100, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), *admin))))
-    secret = _secret(args)
+    proof = _proof(args)
     try:
         asyncio.run(
-            client.administer(host, port, CreateHandleRequest(args.handle, tuple(values)), admin, secret)
+            client.administer(host, port, CreateHandleRequest(args.handle, tuple(values)), admin, **proof)
         )
     except client.ClientError as exc:
         print(f"indunet: {_t('cli.idr_failed', handle=args.handle, error=str(exc))}", file=sys.stderr)
@@ -371,19 +416,19 @@ def cmd_idr_allocate(args: argparse.Namespace, _settings: Settings) -> int:
         raise InvalidInput(str(exc), key="cli.idr_bad_prefix", error=str(exc)) from None
     host, port = _server(args.server)
     admin = parse_admin_id(args.admin)
-    secret = _secret(args)
+    proof = _proof(args)
     # Each --site is one replica site; servers of one site are separated by commas.
     sites = [site([_endpoint(e) for e in text.split(",")], serial=1) for text in args.site]
     na, values = delegation_record(prefix, sites)
 
     async def allocate() -> None:
         try:
-            await client.administer(host, port, CreateHandleRequest(na, tuple(values)), admin, secret)
+            await client.administer(host, port, CreateHandleRequest(na, tuple(values)), admin, **proof)
         except client.ClientError as exc:
             if exc.code != ResponseCode.RC_HANDLE_ALREADY_EXIST:
                 raise
             site_values = tuple(v for v in values if v.type == HS_SITE)
-            await client.administer(host, port, ModifyValueRequest(na, site_values), admin, secret)
+            await client.administer(host, port, ModifyValueRequest(na, site_values), admin, **proof)
 
     try:
         asyncio.run(allocate())
@@ -417,6 +462,7 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument("--http-port", type=int, help=_t("cli.help.idr_http_port"))
     serve.add_argument("--admin-secret", help=_t("cli.help.idr_admin_secret"))
     serve.add_argument("--store", help=_t("cli.help.idr_store"))
+    serve.add_argument("--admin-pubkey", metavar="FILE.pub", help=_t("cli.help.idr_admin_pubkey"))
     serve.add_argument("--workers", type=int, default=1, metavar="N", help=_t("cli.help.idr_workers"))
     serve.add_argument(
         "--cache-size", type=int, default=100_000, metavar="N", help=_t("cli.help.idr_cache_size")
@@ -427,6 +473,7 @@ def register(commands: Any, add: Any) -> None:
     reg.add_argument("--admin", required=True, metavar="INDEX:HANDLE")
     reg.add_argument("--admin-secret", "--secret", dest="admin_secret", help=_t("cli.help.idr_admin_secret"))
     reg.add_argument("--value", action="append", default=[], metavar="TYPE=DATA")
+    reg.add_argument("--key", metavar="FILE", help=_t("cli.help.idr_key"))
 
     allocate = add("allocate", cmd_idr_allocate, "cli.help.idr_allocate", idr)
     allocate.add_argument("prefix")
@@ -438,6 +485,10 @@ def register(commands: Any, add: Any) -> None:
     allocate.add_argument(
         "--site", action="append", default=[], metavar="HOST:PORT[,HOST:PORT]", help=_t("cli.help.idr_site")
     )
+
+    keygen = add("keygen", cmd_idr_keygen, "cli.help.idr_keygen", idr)
+    keygen.add_argument("--type", choices=("rsa", "dsa", "sm2"), default="sm2")
+    keygen.add_argument("--out", required=True, metavar="FILE")
 
     resolve = add("resolve", cmd_resolve, "cli.help.resolve")
     resolve.add_argument("handle")

@@ -171,3 +171,30 @@ def test_workers_share_ports_and_see_each_others_writes(tmp_path: Path) -> None:
     finally:
         node.send_signal(signal.SIGTERM)
         assert node.wait(20) == 0
+
+
+def test_an_sm2_administrator_from_the_command_line(tmp_path: Path, capsys: object) -> None:
+    key = tmp_path / "admin-key"
+    assert main(["idr", "keygen", "--type", "sm2", "--out", str(key)]) == 0
+    assert key.stat().st_mode & 0o077 == 0  # the private key is its owner's only
+    port = free_port()
+    env = {**os.environ, "INDUNET_DATA_DIR": str(tmp_path), "INDUNET_LANGUAGE": "en"}
+    node = _start(["--role", "enterprise", "--prefix", "88.100.1", "--port", str(port), "--admin-secret", "s",
+                   "--admin-pubkey", f"{key}.pub"], env)  # fmt: skip
+    try:
+        assert node.stdout is not None and "127.0.0.1:" in node.stdout.readline()
+        server = f"127.0.0.1:{port}"
+        assert main(["idr", "register", "88.100.1/by-key", "--server", server, "--admin", "301:0.NA/88.100.1",
+                     "--key", str(key), "--value", "URL=https://k"]) == 0  # fmt: skip
+        other = tmp_path / "other-key"
+        assert main(["idr", "keygen", "--type", "rsa", "--out", str(other)]) == 0
+        assert main(["idr", "register", "88.100.1/by-other", "--server", server, "--admin", "301:0.NA/88.100.1",
+                     "--key", str(other), "--value", "URL=https://o"]) == 1  # fmt: skip
+        assert main(["idr", "register", "88.100.1/x", "--server", server, "--admin", "301:0.NA/88.100.1",
+                     "--key", str(tmp_path / "missing")]) == 2  # fmt: skip
+        capsys.readouterr()  # type: ignore[attr-defined]
+        assert main(["resolve", "88.100.1/by-key", "--server", server]) == 0
+        assert json.loads(capsys.readouterr().out)["values"][0]["data"]["value"] == "https://k"  # type: ignore[attr-defined]
+    finally:
+        node.send_signal(signal.SIGTERM)
+        assert node.wait(15) == 0

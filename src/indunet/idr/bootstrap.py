@@ -16,13 +16,18 @@ import contextlib
 from collections.abc import Sequence
 
 from indunet.idr import records
-from indunet.idr.model import HS_ADMIN, HS_SECKEY, NA_PREFIX, HandleValue, Permission, na_handle
+from indunet.idr.model import HS_ADMIN, HS_PUBKEY, HS_SECKEY, NA_PREFIX, HandleValue, Permission, na_handle
 from indunet.idr.sites import site_values
 from indunet.idr.store import HandleStore
 from indunet.idr.wire.values import AdminPermission, AdminRecord, SiteInfo, encode_admin
 
 ADMIN_INDEX = 100
 SECRET_INDEX = 300
+KEY_INDEX = 301
+
+
+def _admin_of(na: str, index: int, key_index: int) -> HandleValue:
+    return HandleValue(index, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), na, key_index)))
 
 
 def _admin(na: str, index: int = ADMIN_INDEX) -> HandleValue:
@@ -49,9 +54,22 @@ def delegation_record(prefix: str, sites: Sequence[SiteInfo]) -> tuple[str, list
     return na, [*site_values(sites), _admin(na), _admin(na_handle(parent), ADMIN_INDEX + 1)]
 
 
-def ensure_prefix(store: HandleStore, prefix: str, secret: bytes, site: SiteInfo | None = None) -> str:
-    """Create or update ``0.NA/<prefix>`` with its administrator; the record's name."""
+def ensure_prefix(
+    store: HandleStore,
+    prefix: str,
+    secret: bytes,
+    site: SiteInfo | None = None,
+    public_key: bytes | None = None,
+) -> str:
+    """Create or update ``0.NA/<prefix>`` with its administrator; the record's name. With
+    ``public_key`` (HS_PUBKEY data) a second administrator ``301:0.NA/<prefix>`` proves itself by
+    signing with the matching private key."""
     na, values = prefix_record(prefix, secret, site)
+    if public_key is not None:
+        values += [
+            _admin_of(na, ADMIN_INDEX + 1, KEY_INDEX),
+            HandleValue(KEY_INDEX, HS_PUBKEY, public_key),
+        ]
     try:
         records.create_handle(store, na, values, records.SYSTEM)
     except records.HandleAlreadyExists:

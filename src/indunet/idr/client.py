@@ -13,7 +13,8 @@ import secrets
 import time
 from typing import Any
 
-from indunet.idr.model import HandleValue
+from indunet.idr.model import HS_PUBKEY, HS_SECKEY, HandleValue
+from indunet.idr.pubkey import PrivateKey, sign
 from indunet.idr.service import challenge_answer
 from indunet.idr.wire import (
     AuthChallenge,
@@ -153,18 +154,33 @@ async def resolve(
 
 
 async def administer(
-    host: str, port: int, body: Body, admin: tuple[str, int], secret: bytes, timeout_s: float = 5.0
+    host: str,
+    port: int,
+    body: Body,
+    admin: tuple[str, int],
+    secret: bytes | None = None,
+    timeout_s: float = 5.0,
+    *,
+    private_key: PrivateKey | None = None,
 ) -> Body:
-    """Carry out an administrative request as ``admin`` (handle, index) holding ``secret``."""
+    """Carry out an administrative request as ``admin`` (handle, index), proving it with the secret
+    key at that index or, with ``private_key``, by signing with the key pair whose public half is there."""
+    if (secret is None) == (private_key is None):
+        raise ValueError("give either secret or private_key")
     connection = await TcpConnection.open(host, port, timeout_s)
     try:
         message = Message(body, request_id=_next_id())
         response, raw = await connection.request(message)
         challenge = response.body
         if isinstance(challenge, AuthChallenge):
-            answer = challenge_answer(secret, challenge.nonce, digest_request(raw).digest)
+            digest = digest_request(raw).digest
+            if private_key is not None:
+                kind, answer = HS_PUBKEY, sign(private_key, challenge.nonce + digest)
+            else:
+                assert secret is not None
+                kind, answer = HS_SECKEY, challenge_answer(secret, challenge.nonce, digest)
             follow_up = Message(
-                ChallengeAnswerRequest("HS_SECKEY", admin[0], admin[1], answer), request_id=_next_id()
+                ChallengeAnswerRequest(kind, admin[0], admin[1], answer), request_id=_next_id()
             )
             response, _ = await connection.request(follow_up)
         return _check(response)

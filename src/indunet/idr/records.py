@@ -29,7 +29,7 @@ import hmac
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from indunet.core.errors import (
@@ -284,7 +284,18 @@ def _checked(values: Sequence[HandleValue], now: int) -> list[HandleValue]:
                 decode_admin(value.data)
             except WireError as exc:
                 raise InvalidValue(f"HS_ADMIN at index {value.index}: {exc}") from exc
-        out.append(replace(value, timestamp=now))
+        out.append(
+            HandleValue(
+                value.index,
+                value.type,
+                value.data,
+                value.ttl_type,
+                value.ttl,
+                now,
+                value.permissions,
+                value.references,
+            )
+        )
     return out
 
 

@@ -5,7 +5,8 @@ Transport-free: the UDP and TCP servers (``idr.server``) decode octets with ``id
 here; administration (create, delete, add/modify/remove values) needs an authenticated
 administrator, which this protocol proves by challenge-response (RFC 3652, 3.5): the first request
 is answered with a nonce, the client answers with the MAC of its secret key (HS_SECKEY) over the
-nonce and the digest of the original request, and the pending request is then carried out.
+nonce and the digest of the original request, or with its signature over them by the private key of
+its HS_PUBKEY (RSA, DSA or SM2: :mod:`indunet.idr.pubkey`), and the pending request is carried out.
 
 An identifier whose prefix this node does not serve is answered with a referral to the node above
 (``RC_SERVICE_REFERRAL`` naming ``0.NA/<prefix>``), never with a guess. An identifier under a prefix
@@ -29,9 +30,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from indunet.idr import records
+from indunet.idr import pubkey, records
 from indunet.idr.fastpath import RawAnswers
 from indunet.idr.model import (
+    HS_PUBKEY,
     HS_SECKEY,
     HS_SITE,
     NA_PREFIX,
@@ -331,17 +333,22 @@ class Service:
         return None
 
     def _verify(self, answer: ChallengeAnswerRequest, pending: _Pending) -> Caller:
-        if answer.auth_type != HS_SECKEY:
+        if answer.auth_type not in (HS_SECKEY, HS_PUBKEY):
             raise records.BadCredentials(f"authentication by {answer.auth_type[:40]} is not supported here")
         with self.store.read() as tx:
             try:
                 key = tx.get_value(normalise(answer.key_handle), answer.key_index)
             except InvalidHandle:
                 key = None
-        secret = key.data if key is not None and key.type == HS_SECKEY else b""
         nonce, digest = pending.digest[:NONCE_BYTES], pending.digest[NONCE_BYTES:]
-        expected = challenge_answer(secret, nonce, digest)
-        if not secret or not hmac.compare_digest(expected, answer.answer):
+        if key is None or key.type != answer.auth_type:
+            raise records.BadCredentials("no such key")
+        if key.type == HS_PUBKEY:
+            if not pubkey.verify(key.data, nonce + digest, answer.answer):
+                raise records.BadCredentials("the signature does not verify")
+        elif not key.data or not hmac.compare_digest(
+            challenge_answer(key.data, nonce, digest), answer.answer
+        ):
             raise records.BadCredentials("the challenge answer is wrong")
         return records.administrator(answer.key_handle, answer.key_index)
 
