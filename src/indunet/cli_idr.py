@@ -170,6 +170,10 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
         location.parent.mkdir(parents=True, exist_ok=True)
     # Several processes on one store tell each other what they changed through the store's log.
     store = open_store(location, change_log=args.workers > 1 or _is_worker())
+    if args.redis:
+        from indunet.idr.hotcache import RedisRecords
+
+        store.hot = RedisRecords(args.redis, str(location))
     try:
         if not _is_worker():
             own = _own_site(args.host, args.port, args.http_port)
@@ -204,6 +208,8 @@ def _workers(args: argparse.Namespace, store: str | None) -> Iterator[None]:
     command += [f"--prefix={p}" for p in args.prefix] + [f"--root={r}" for r in args.root]
     if store is not None:
         command += ["--store", store]
+    if getattr(args, "redis", None):
+        command += ["--redis", args.redis]
     if args.http_port is not None:
         command += ["--http-port", str(args.http_port)]
     # The secret goes by environment, not argument: other users can read a process's arguments.
@@ -463,6 +469,7 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument("--admin-secret", help=_t("cli.help.idr_admin_secret"))
     serve.add_argument("--store", help=_t("cli.help.idr_store"))
     serve.add_argument("--admin-pubkey", metavar="FILE.pub", help=_t("cli.help.idr_admin_pubkey"))
+    serve.add_argument("--redis", metavar="URL", help=_t("cli.help.idr_redis"))
     serve.add_argument("--workers", type=int, default=1, metavar="N", help=_t("cli.help.idr_workers"))
     serve.add_argument(
         "--cache-size", type=int, default=100_000, metavar="N", help=_t("cli.help.idr_cache_size")
