@@ -308,8 +308,9 @@ async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace
     from indunet.idr.app import create_node_app
     from indunet.idr.service import Service
 
-    node = await _listen(Service(store, prefixes, cache_size=args.cache_size), args)
-    await _run(node, create_node_app(store), args, ", ".join(prefixes))
+    service = Service(store, prefixes, cache_size=args.cache_size)
+    node = await _listen(service, args)
+    await _run(node, create_node_app(store, handler=service), args, ", ".join(prefixes))
 
 
 async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:

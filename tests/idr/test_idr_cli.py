@@ -106,6 +106,16 @@ def test_four_roles_from_the_command_line(tmp_path: Path, capsys: object) -> Non
             f"http://127.0.0.1:{recursive_http}/api/handles/88.100.1/cnc-1", timeout=10
         ).json()
         assert over_http["values"][0]["data"]["value"] == "https://cnc/1"
+        # The Handle protocol itself over HTTP, through the recursive node.
+        from indunet.idr.wire import Message, ResolutionRequest, decode, encode
+
+        native = httpx.post(
+            f"http://127.0.0.1:{recursive_http}/",
+            content=encode(Message(ResolutionRequest("88.100.1/cnc-2"), request_id=5)),
+            headers={"Content-Type": "application/x-hdl-message"},
+            timeout=10,
+        )
+        assert native.status_code == 200 and decode(native.content).body.values[0].data == b"https://cnc/2"  # type: ignore[union-attr]
         missing = httpx.get(f"http://127.0.0.1:{recursive_http}/api/handles/88.100.1/cnc-9", timeout=10)
         assert missing.status_code == 404 and missing.json()["responseCode"] == 100
         assert main(["resolve", "88.100.1/cnc-3", "--server", f"127.0.0.1:{recursive}"]) == 1

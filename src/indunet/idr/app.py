@@ -4,8 +4,11 @@ enterprise API (templates, batch registration, search), authenticated the Handle
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 
+from indunet.idr import http_native
 from indunet.idr.enterprise_api import create_enterprise_router
 from indunet.idr.records import Caller
 from indunet.idr.rest import MAX_BODY_BYTES, caller_of_request, create_router
@@ -13,9 +16,15 @@ from indunet.idr.store import HandleStore
 from indunet.web import problems
 
 
-def create_node_app(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_node_app(
+    store: HandleStore, *, handler: Any = None, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
+    """The node's HTTP interface; with ``handler`` (the node's protocol service) also the Handle
+    protocol itself over HTTP (``POST /``)."""
     app = FastAPI(title="indunet identifier node", docs_url=None, redoc_url=None)
     problems.install(app)
+    if handler is not None:
+        app.router.routes.append(http_native.route(handler))
 
     async def caller_of(request: Request) -> Caller:
         return await caller_of_request(request, store)

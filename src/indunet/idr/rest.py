@@ -39,7 +39,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from indunet.idr import records
+from indunet.idr import http_native, records
 from indunet.idr.model import (
     HS_ADMIN,
     HS_VLIST,
@@ -458,6 +458,7 @@ def create_recursive_app(recursor: Recursor) -> FastAPI:
     """A recursive node's HTTP interface: ``GET /api/handles/{handle}`` resolved through ``recursor``,
     in the Handle.Net REST API's shape (writes go to the node that holds the identifier)."""
     app = FastAPI(title="indunet recursive identifier resolver", docs_url=None, redoc_url=None)
+    app.router.routes.append(http_native.route(recursor))
 
     @_guarded
     async def get_handle(request: Request) -> JSONResponse:

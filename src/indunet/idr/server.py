@@ -65,8 +65,9 @@ def _client(peer: Any) -> Any:
     return peer[0] if isinstance(peer, tuple) and peer else peer
 
 
-def _error_for(data: bytes, exc: WireError) -> bytes | None:
-    """The protocol error answering undecodable ``data``, when its envelope names a request id."""
+def refusal_for(data: bytes, exc: WireError) -> bytes | None:
+    """The protocol error answering undecodable ``data``, when its envelope names a request id (also
+    used by the HTTP interface)."""
     try:
         envelope = decode_envelope(data)
     except WireError:
@@ -96,14 +97,14 @@ class _Udp(asyncio.DatagramProtocol):
         try:
             whole = self.reassembler.add(data, source=addr, now=time.monotonic())
         except WireError as exc:
-            self._send(_error_for(data, exc), addr)
+            self._send(refusal_for(data, exc), addr)
             return
         if whole is None:
             return
         try:
             request = decode(whole)
         except WireError as exc:
-            self._send(_error_for(whole, exc), addr)
+            self._send(refusal_for(whole, exc), addr)
             return
         if not request.is_request:
             return  # a response sent to a server: nothing to answer
@@ -162,7 +163,7 @@ class _Tcp(asyncio.Protocol):
             try:
                 request = decode(frame)
             except WireError as exc:
-                refusal = _error_for(frame, exc)
+                refusal = refusal_for(frame, exc)
                 if refusal is not None:
                     self._waiting.append(refusal)
                 continue
