@@ -12,7 +12,7 @@ from indunet.idr import records
 from indunet.idr.app import create_node_app
 from indunet.idr.bootstrap import ensure_prefix
 from indunet.idr.http_native import MEDIA_TYPE
-from indunet.idr.model import HandleValue
+from indunet.idr.model import HandleValue, Permission
 from indunet.idr.service import Service
 from indunet.idr.store import open_store
 from indunet.idr.wire import (
@@ -67,3 +67,20 @@ def test_bad_bodies_are_refused_clearly(http: TestClient) -> None:
         and refusal.body.response_code == ResponseCode.RC_PROTOCOL_ERROR
     )
     assert post(http, b"\x00" * (1024 * 1024 + 1))[0] == 413
+
+
+def test_quick_anonymous_reads_answer_exactly_as_the_route(tmp_path: Path) -> None:
+    from indunet.idr.rest import create_app
+
+    store = open_store(tmp_path / "q.db")
+    ensure_prefix(store, "88.100.1", b"secret")
+    values = [
+        HandleValue(1, "URL", b"https://a"),
+        HandleValue(2, "NOTE", b"\xff\x00", permissions=Permission(12)),
+    ]
+    records.create_handle(store, "88.100.1/a b", values, records.SYSTEM)
+    quick, routed = TestClient(create_node_app(store)), TestClient(create_app(store))
+    for path in ("/api/handles/88.100.1/a%20b", "/api/handles/88.100.1/none", "/api/handles/88.100.1/a%20b?index=1",
+                 "/api/handles/no-slash", "/api/handles/0.NA/88.100.1"):  # fmt: skip
+        fast, slow = quick.get(path), routed.get(path)
+        assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), path

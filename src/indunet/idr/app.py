@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from indunet.idr import http_native
 from indunet.idr.enterprise_api import create_enterprise_router
 from indunet.idr.records import Caller
-from indunet.idr.rest import MAX_BODY_BYTES, caller_of_request, create_router
+from indunet.idr.rest import MAX_BODY_BYTES, QuickReads, caller_of_request, create_router
 from indunet.idr.store import HandleStore
 from indunet.web import problems
 
@@ -31,4 +31,5 @@ def create_node_app(
 
     app.include_router(create_router(store, max_body_bytes=max_body_bytes))
     app.include_router(create_enterprise_router(store, caller_of))
+    app.add_middleware(QuickReads, store=store)
     return app
