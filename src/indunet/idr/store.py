@@ -39,14 +39,11 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
-    bindparam,
     delete,
     func,
     insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from indunet.idr.hotcache import RedisRecords
 from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
@@ -118,19 +115,11 @@ def _value_row(handle: str, value: HandleValue) -> dict[str, Any]:
     }
 
 
-def _value(row: Any) -> HandleValue:
-    return HandleValue(
-        index=int(row.idx),
-        type=row.type,
-        data=bytes(row.data),
-        ttl_type=TtlType(row.ttl_type),
-        ttl=int(row.ttl),
-        timestamp=int(row.timestamp),
-        permissions=Permission(row.permissions),
-        references=tuple(Reference(str(h), int(i)) for h, i in row.refs),
-    )
-
-
+_EXISTS_SQL = "SELECT handle FROM idr_handle WHERE handle = ?"
+_VALUE_AT_SQL = (
+    "SELECT idx, type, data, ttl_type, ttl, timestamp, permissions, refs FROM idr_value"
+    " WHERE handle = ? AND idx = ?"
+)
 _READ_SQL = (
     "SELECT idx, type, data, ttl_type, ttl, timestamp, permissions, refs FROM idr_value"
     " WHERE handle = ? ORDER BY idx"
@@ -237,26 +226,6 @@ changed or was deleted, ``c`` identifiers were created under a prefix (one row p
 transaction, so batch registration stays one small insert)."""
 
 
-# Statements built once: building a SQLAlchemy statement costs more than SQLite takes to run it.
-_EXISTS = select(handles.c.handle).where(handles.c.handle == bindparam("h"))
-_EXISTS_FOR_UPDATE = _EXISTS.with_for_update()
-_VALUES_OF = select(values).where(values.c.handle == bindparam("h")).order_by(values.c.idx)
-_VALUE_AT = select(values).where(values.c.handle == bindparam("h"), values.c.idx == bindparam("i"))
-_QUOTA_OF = select(quotas.c.max_handles).where(quotas.c.prefix == bindparam("p"))
-_COUNT_OF = select(prefix_counts.c.n).where(prefix_counts.c.prefix == bindparam("p"))
-
-
-def _add_count_statement(make: Any) -> Any:
-    statement = make(prefix_counts).values(prefix=bindparam("p"), n=bindparam("n"))
-    return statement.on_conflict_do_update(
-        index_elements=[prefix_counts.c.prefix], set_={"n": prefix_counts.c.n + statement.excluded.n}
-    )
-
-
-_ADD_COUNT_SQLITE = _add_count_statement(sqlite_insert)
-_ADD_COUNT_PG = _add_count_statement(postgresql_insert)
-
-
 class Transaction:
     """The operations on records, all inside one database transaction."""
 
@@ -268,23 +237,33 @@ class Transaction:
         self.created: set[str] = set()
         self._templates: dict[tuple[str, int], Template | None] = {}
 
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """``sql`` (``?`` placeholders) run by the driver inside this transaction: the reads and small
+        writes of registration, where SQLAlchemy's statement machinery would cost more than the query."""
+        cursor = self._conn.connection.cursor()
+        try:
+            cursor.execute(sql if self._conn.dialect.name == "sqlite" else sql.replace("?", "%s"), params)
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
     def exists(self, handle: str) -> bool:
-        query = _EXISTS_FOR_UPDATE if self._locking else _EXISTS
-        return self._conn.execute(query, {"h": handle}).first() is not None
+        sql = _EXISTS_SQL + " FOR UPDATE" if self._locking else _EXISTS_SQL
+        return bool(self._rows(sql, (handle,)))
 
     def get(self, handle: str) -> list[HandleValue] | None:
         """The record's values in index order; None when the identifier is not registered."""
         if self._locking and not self.exists(handle):  # lock the row first, then read
             return None
-        found = [_value(r) for r in self._conn.execute(_VALUES_OF, {"h": handle})]
+        found = [_raw_value(r) for r in self._rows(_READ_SQL, (handle,))]
         if found or self._locking:
             return found
         # No values: a record without any, or no record at all (rare; one more query tells).
         return [] if self.exists(handle) else None
 
     def get_value(self, handle: str, index: int) -> HandleValue | None:
-        row = self._conn.execute(_VALUE_AT, {"h": handle, "i": index}).first()
-        return None if row is None else _value(row)
+        rows = self._rows(_VALUE_AT_SQL, (handle, index))
+        return _raw_value(rows[0]) if rows else None
 
     def create(self, handle: str, new_values: Sequence[HandleValue]) -> None:
         """Register ``handle`` with ``new_values``; HandleExists (ending the transaction) when it is."""
@@ -400,12 +379,12 @@ class Transaction:
 
     def count(self, prefix: str) -> int:
         """How many identifiers are registered under ``prefix`` (exactly that prefix)."""
-        n = self._conn.execute(select(prefix_counts.c.n).where(prefix_counts.c.prefix == prefix)).scalar()
-        return int(n or 0)
+        rows = self._rows("SELECT n FROM idr_prefix_count WHERE prefix = ?", (prefix,))
+        return int(rows[0][0]) if rows else 0
 
     def quota(self, prefix: str) -> int | None:
-        found = self._conn.execute(_QUOTA_OF, {"p": prefix}).scalar()
-        return None if found is None else int(found)
+        rows = self._rows("SELECT max_handles FROM idr_quota WHERE prefix = ?", (prefix,))
+        return int(rows[0][0]) if rows else None
 
     def quotas(self) -> dict[str, int]:
         return {r.prefix: int(r.max_handles) for r in self._conn.execute(select(quotas))}
@@ -416,12 +395,11 @@ class Transaction:
             self._conn.execute(insert(quotas).values(prefix=prefix, max_handles=max_handles))
 
     def _add_count(self, prefix: str, n: int) -> None:
-        dialect = self._conn.dialect.name
-        upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(prefix_counts)
-        self._conn.execute(
-            upsert.values(prefix=prefix, n=n).on_conflict_do_update(
-                index_elements=[prefix_counts.c.prefix], set_={"n": prefix_counts.c.n + n}
-            )
+        # The same upsert in SQLite (3.24+) and PostgreSQL.
+        self._rows(
+            "INSERT INTO idr_prefix_count (prefix, n) VALUES (?, ?)"
+            " ON CONFLICT (prefix) DO UPDATE SET n = idr_prefix_count.n + excluded.n",
+            (prefix, n),
         )
 
     # -- statistics ------------------------------------------------------------------------------
