@@ -201,6 +201,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
         )
     )
     stop = threading.Event()
+    stop_timers: list[threading.Timer] = []
 
     def feed() -> None:
         while not server.started and not stop.is_set():
@@ -238,7 +239,10 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 flush=True,
             )
             # Devices behind the gateway appear when it first reports them: identify them then too.
-            threading.Timer(20.0, identify_devices, (platform, principal, base_url)).start()
+            later = threading.Timer(20.0, identify_devices, (platform, principal, base_url))
+            later.daemon = True
+            stop_timers.append(later)
+            later.start()
         run_simulators(base_url, simulated, period_s=1.0, stop=stop)
 
     feeder = threading.Thread(target=feed, name="simulators", daemon=True)
@@ -247,6 +251,8 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
         server.run()
     finally:
         stop.set()
+        for timer in stop_timers:
+            timer.cancel()
         feeder.join(timeout=5)
         shop_floor.stop()
         if federation is not None:

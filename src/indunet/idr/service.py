@@ -125,7 +125,7 @@ class Service:
         if self.store.change_log:
             # From here on, not from the first tick: a change in between would be missed for good.
             self._seen_change = self.store.last_change()
-        self.raw_answers = RawAnswers(self, 2 * self.cache_size)
+        self.raw_answers = RawAnswers(self, self.cache_size)
 
     def cached_answer(self, name: str, key: tuple[tuple[int, ...], tuple[str, ...]]) -> Body | None:
         """The cached resolution answer for a normalised identifier and filters, if any."""
