@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Final
 
@@ -60,6 +60,10 @@ class Permission(IntFlag):
         return cls.ADMIN_READ | cls.ADMIN_WRITE | cls.PUBLIC_READ
 
 
+DEFAULT_PERMISSIONS: Final = Permission.default()
+"""Public read, administrator read and write (a constant: an enum's ``|`` costs more than a value)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     handle: str
@@ -75,7 +79,7 @@ class HandleValue:
     ttl: int = 86_400
     timestamp: int = 0
     """Seconds since the epoch when the value was last changed (set by the server)."""
-    permissions: Permission = field(default_factory=Permission.default)
+    permissions: Permission = DEFAULT_PERMISSIONS
     references: tuple[Reference, ...] = ()
 
     @property

@@ -398,7 +398,7 @@ def register_many(
     caller = SYSTEM if caller is None else caller
     now = int(time.time())
     prepared = [(_name(h), _checked(v, now)) for h, v in records]
-    per_prefix = Counter(split(name)[0] for name, _ in prepared)
+    per_prefix = Counter(name.partition("/")[0] for name, _ in prepared)  # names are normalised
     with store.write() as tx:
         for prefix in per_prefix:
             if prefix == NA_PREFIX:

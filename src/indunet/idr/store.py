@@ -284,7 +284,7 @@ class Transaction:
         value_rows: list[tuple[Any, ...]] = []
         prefixes: Counter[str] = Counter()
         for handle, record_values in records:
-            prefix = split(handle)[0]
+            prefix = handle.partition("/")[0]  # callers pass normalised names
             prefixes[prefix] += 1
             handle_rows.append((handle, prefix, stamp, stamp))
             value_rows.extend(
