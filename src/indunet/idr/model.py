@@ -13,6 +13,7 @@ references to values of other identifiers.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -100,8 +101,12 @@ def normalise(handle: str) -> str:
     return f"{prefix}/{suffix}"
 
 
+@functools.lru_cache(maxsize=4096)
 def split(handle: str) -> tuple[str, str]:
-    """(prefix, suffix) of ``PREFIX/SUFFIX``; InvalidHandle when it is not one."""
+    """(prefix, suffix) of ``PREFIX/SUFFIX``; InvalidHandle when it is not one.
+
+    Remembered for the most recent names: answering one request checks its name several times over
+    (service, store, cache), and a pure function of a string need not be run again."""
     # ASCII is already in normal form: the check is the cheap part of resolving most identifiers.
     text = handle if handle.isascii() else unicodedata.normalize("NFC", handle)
     if len(text) > MAX_HANDLE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_HANDLE_BYTES:

@@ -61,6 +61,13 @@ class Reader:
         self._pos += 4
         return int(value)
 
+    def fields(self, layout: struct.Struct, what: str) -> tuple[int, ...]:
+        """Several fixed-size integers at once (one unpack instead of one call per field)."""
+        self._need(layout.size, what)
+        values = layout.unpack_from(self._data, self._pos)
+        self._pos += layout.size
+        return values
+
     def raw(self, size: int, what: str = "octets") -> bytes:
         self._need(size, what)
         value = bytes(self._data[self._pos : self._pos + size])
@@ -128,6 +135,14 @@ class Writer:
 
     def raw(self, data: bytes) -> Writer:
         self._parts.append(bytes(data))
+        return self
+
+    def fields(self, layout: struct.Struct, *values: int) -> Writer:
+        """Several fixed-size integers at once; ValueError when one does not fit its field."""
+        try:
+            self._parts.append(layout.pack(*values))
+        except struct.error as e:
+            raise ValueError(f"a field does not fit: {e}") from e
         return self
 
     def byte_array(self, data: bytes) -> Writer:
