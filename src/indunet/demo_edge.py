@@ -9,16 +9,13 @@ device MQTT endpoint with its own device token, like any third-party gateway.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
-import threading
 from pathlib import Path
 from typing import Any
 
+from indunet.core.loop_thread import LoopThread
 from indunet.platform.models import builtin_types
 from indunet.sim import modbus_plc, opcua_cnc, s7_plc
-
-log = logging.getLogger(__name__)
 
 GATEWAY = "edge-gw-01"
 PUMPS = ("pump-01", "pump-02")
@@ -120,44 +117,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ShopFloor:
+class ShopFloor(LoopThread):
     """Simulators and the gateway on one event loop in a background thread."""
 
+    name = "shop-floor"
+    start_timeout_s = START_TIMEOUT_S
+
     def __init__(self, token: str, mqtt_port: int, data_dir: Path) -> None:
+        super().__init__()
         self.token = token
         self.mqtt_port = mqtt_port
         self.data_dir = data_dir
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="shop-floor", daemon=True)
-        self.error: BaseException | None = None
 
-    def start(self) -> ShopFloor:
-        self._thread.start()
-        self._ready.wait(START_TIMEOUT_S)
-        return self
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._main())
-        except BaseException as exc:  # the demo goes on without its shop floor; say why
-            self.error = exc
-            log.exception("the demo shop floor stopped")
-        finally:
-            self._ready.set()
-            self._loop.close()
-
-    async def _main(self) -> None:
+    async def main(self, stop: asyncio.Event) -> None:
         from indunet.edge import config as gateway_config
         from indunet.edge.gateway import Gateway
 
-        self._stop = stop = asyncio.Event()
         modbus_port, opcua_port, s7_port = _free_port(), _free_port(), _free_port()
         readies = [asyncio.Event() for _ in range(3)]
         simulators = [
@@ -179,7 +154,7 @@ class ShopFloor:
             s7_port,
         )
         gateway = Gateway(gateway_config.parse(document))
-        self._ready.set()
+        self.ready()
         try:
             await gateway.run(stop)
         finally:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import secrets
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from indunet.core.config import IdrNode
+from indunet.core.loop_thread import LoopThread
 from indunet.idr import enterprise, records
 from indunet.idr.bootstrap import delegation_record, ensure_prefix
 from indunet.idr.records import SYSTEM
@@ -29,8 +28,6 @@ from indunet.idr.server import IdrServer
 from indunet.idr.service import Service
 from indunet.idr.sites import Endpoint, site
 from indunet.idr.store import HandleStore, open_store
-
-log = logging.getLogger(__name__)
 
 TOP: Final = "88"
 SECONDARY: Final = "88.100"
@@ -99,46 +96,26 @@ def register_products(store: HandleStore, machines: list[str], count: int = PROD
         return 0
 
 
-class IdentifierFederation:
+class IdentifierFederation(LoopThread):
     """Four nodes on one event loop in a background thread; ``enterprise_store`` is the platform's."""
 
+    name = "identifier-nodes"
+    start_timeout_s = START_TIMEOUT_S
+
     def __init__(self, enterprise_store: HandleStore, data_dir: Path) -> None:
+        super().__init__()
         self.enterprise_store = enterprise_store
         self.data_dir = data_dir
         self.secrets = _secrets(data_dir)
         self.nodes: tuple[IdrNode, ...] = ()
         self.resolver: Endpoint | None = None
-        self.error: BaseException | None = None
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="identifier-nodes", daemon=True)
         self._stores: list[HandleStore] = []
 
-    def start(self) -> IdentifierFederation:
-        self._thread.start()
-        self._ready.wait(START_TIMEOUT_S)
-        return self
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
+    def closed(self) -> None:
         for store in self._stores:
             store.close()
 
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._main())
-        except BaseException as exc:  # the demo goes on without identifiers; say why
-            self.error = exc
-            log.exception("the demo identifier federation stopped")
-        finally:
-            self._ready.set()
-            self._loop.close()
-
-    async def _main(self) -> None:
-        self._stop = stop = asyncio.Event()
+    async def main(self, stop: asyncio.Event) -> None:
         top_store = open_store(self.data_dir / "idr-top.db")
         secondary_store = open_store(self.data_dir / "idr-secondary.db")
         self._stores = [top_store, secondary_store]
@@ -171,7 +148,7 @@ class IdentifierFederation:
                 ),
                 IdrNode(name="Recursive resolver", role="recursive", address=str(self.resolver)),
             )
-            self._ready.set()
+            self.ready()
             await stop.wait()
         finally:
             await resolver.stop()
