@@ -674,6 +674,61 @@ static void buf_consume(struct buf *b, size_t n)
 
 /* ---- tcp ---- */
 
+/* Stream I/O shared by the tcp and http modes. */
+enum io { IO_DONE, IO_BLOCKED, IO_GONE };
+
+/* Send what `out` holds; IO_GONE when the peer went away (the caller reconnects or counts it). */
+static enum io send_out(int fd, struct buf *out)
+{
+    while (out->off < out->len) {
+        ssize_t n = send(fd, out->p + out->off, out->len - out->off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (transient(errno))
+                return IO_BLOCKED;
+            if (peer_gone(errno))
+                return IO_GONE;
+            die("send to %s:%s: %s", peer_host, peer_port, strerror(errno));
+        }
+        buf_consume(out, (size_t)n);
+    }
+    return IO_DONE;
+}
+
+/* Ask epoll for writability only while output waits. */
+static void want_writable(int fd, uint32_t c, bool *want_out, const struct buf *out)
+{
+    bool want = out->off < out->len;
+    if (want != *want_out) {
+        *want_out = want;
+        ep_set(EPOLL_CTL_MOD, fd, c, want);
+    }
+}
+
+/* Append what one recv gives to `in`: IO_DONE with data, IO_BLOCKED when none waits, IO_GONE when
+   the peer closed or failed. */
+static enum io recv_in(int fd, struct buf *in)
+{
+    for (;;) {
+        buf_reserve(in, READ_CHUNK);
+        ssize_t n = recv(fd, in->p + in->len, in->cap - in->len, 0);
+        if (n == 0)
+            return IO_GONE;
+        if (n > 0) {
+            in->len += (size_t)n;
+            return IO_DONE;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return IO_BLOCKED;
+        if (peer_gone(errno))
+            return IO_GONE;
+        die("receive from %s:%s: %s", peer_host, peer_port, strerror(errno));
+    }
+}
+
 struct tconn {
     int fd; /* -1: the run ended while reconnecting */
     uint32_t first, depth;
@@ -690,26 +745,11 @@ static void tcp_broken(uint32_t c, uint64_t t);
 static void tcp_flush(uint32_t c)
 {
     struct tconn *k = &tc[c];
-    while (k->out.off < k->out.len) {
-        ssize_t n = send(k->fd, k->out.p + k->out.off, k->out.len - k->out.off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (transient(errno))
-                break;
-            if (peer_gone(errno)) {
-                tcp_broken(c, now_ns());
-                return;
-            }
-            die("send to %s:%s: %s", peer_host, peer_port, strerror(errno));
-        }
-        buf_consume(&k->out, (size_t)n);
+    if (send_out(k->fd, &k->out) == IO_GONE) {
+        tcp_broken(c, now_ns());
+        return;
     }
-    bool want = k->out.off < k->out.len;
-    if (want != k->want_out) {
-        k->want_out = want;
-        ep_set(EPOLL_CTL_MOD, k->fd, c, want);
-    }
+    want_writable(k->fd, c, &k->want_out, &k->out);
 }
 
 static void tcp_fill(uint32_t c)
@@ -770,25 +810,14 @@ static void tcp_read(uint32_t c)
 {
     struct tconn *k = &tc[c];
     for (;;) {
-        buf_reserve(&k->in, READ_CHUNK);
-        ssize_t n = recv(k->fd, k->in.p + k->in.len, k->in.cap - k->in.len, 0);
+        enum io got = recv_in(k->fd, &k->in);
         uint64_t t = now_ns();
-        if (n == 0) {
+        if (got == IO_GONE) {
             tcp_broken(c, t);
             return;
         }
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (peer_gone(errno)) {
-                tcp_broken(c, t);
-                return;
-            }
-            die("receive from %s:%s: %s", peer_host, peer_port, strerror(errno));
-        }
-        k->in.len += (size_t)n;
+        if (got == IO_BLOCKED)
+            return;
         while (k->in.len - k->in.off >= ENVELOPE) {
             const uint8_t *p = k->in.p + k->in.off;
             uint32_t body = get_be32(p + 16);
@@ -862,26 +891,11 @@ static void http_broken(uint32_t c, uint64_t t);
 static void http_flush(uint32_t c)
 {
     struct hconn *k = &hc[c];
-    while (k->out.off < k->out.len) {
-        ssize_t n = send(k->fd, k->out.p + k->out.off, k->out.len - k->out.off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (transient(errno))
-                break;
-            if (peer_gone(errno)) {
-                http_broken(c, now_ns());
-                return;
-            }
-            die("send to %s:%s: %s", peer_host, peer_port, strerror(errno));
-        }
-        buf_consume(&k->out, (size_t)n);
+    if (send_out(k->fd, &k->out) == IO_GONE) {
+        http_broken(c, now_ns());
+        return;
     }
-    bool want = k->out.off < k->out.len;
-    if (want != k->want_out) {
-        k->want_out = want;
-        ep_set(EPOLL_CTL_MOD, k->fd, c, want);
-    }
+    want_writable(k->fd, c, &k->want_out, &k->out);
 }
 
 static void http_send(uint32_t c)
@@ -1014,25 +1028,14 @@ static void http_read(uint32_t c)
 {
     struct hconn *k = &hc[c];
     for (;;) {
-        buf_reserve(&k->in, READ_CHUNK);
-        ssize_t n = recv(k->fd, k->in.p + k->in.len, k->in.cap - k->in.len, 0);
+        enum io got = recv_in(k->fd, &k->in);
         uint64_t t = now_ns();
-        if (n == 0) {
+        if (got == IO_GONE) {
             http_broken(c, t);
             return;
         }
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (peer_gone(errno)) {
-                http_broken(c, t);
-                return;
-            }
-            die("receive from %s:%s: %s", peer_host, peer_port, strerror(errno));
-        }
-        k->in.len += (size_t)n;
+        if (got == IO_BLOCKED)
+            return;
         int r = http_parse(c, t);
         if (r == PARSE_CLOSE) {
             close(k->fd);
