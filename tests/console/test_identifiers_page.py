@@ -67,6 +67,13 @@ def _unexpected_errors(watch: Watch) -> list[str]:
     return [e for e in watch.console_errors if not EXPECTED_FAILURES.match(e)]
 
 
+def _assert_clean(watch: Watch, missing: list[str] | None = None) -> None:
+    """No missing catalog key, no request off the server, no console error but the expected ones."""
+    assert missing in (None, [])
+    assert watch.foreign_requests == []
+    assert _unexpected_errors(watch) == []
+
+
 def _missing_keys(page: Any) -> list[str]:
     missing: list[str] = []
     page.on("console", lambda msg: missing.append(msg.text) if "i18n: missing key" in msg.text else None)
@@ -123,9 +130,7 @@ def test_register_a_device_resolve_it_and_see_it_counted(
     expect(registered.get_by_test_id("stats-registered-count")).to_have_text("1")
     expect(page.get_by_test_id("stats-resolution")).to_contain_text("No resolutions in this period.")
 
-    assert missing == []
-    assert watch.foreign_requests == []
-    assert _unexpected_errors(watch) == []
+    _assert_clean(watch, missing)
 
 
 @pytest.mark.browser
@@ -230,9 +235,7 @@ def test_template_editor_versions_errors_search_and_chinese(
     # The page came back on the identifier it was showing.
     expect(page.get_by_test_id("resolve-handle")).to_have_text(f"{PREFIX}/ids-console/lathe-02")
 
-    assert missing == []
-    assert watch.foreign_requests == []
-    assert _unexpected_errors(watch) == []
+    _assert_clean(watch, missing)
 
 
 @pytest.mark.browser
@@ -274,8 +277,7 @@ def test_prefix_tree_empty_then_drawn_with_health(
         finally:
             identifiers.nodes = ()
 
-    assert watch.foreign_requests == []
-    assert _unexpected_errors(watch) == []
+    _assert_clean(watch)
 
 
 def test_identifier_page_text_is_in_both_catalogs() -> None:
