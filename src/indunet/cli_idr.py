@@ -248,6 +248,13 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
+def _cannot_listen(port: int, exc: OSError) -> InvalidInput:
+    reason = exc.strerror or str(exc)
+    return InvalidInput(
+        _t("cli.idr_listen", port=port, reason=reason), key="cli.idr_listen", port=port, reason=reason
+    )
+
+
 async def _listen(handler: Any, args: argparse.Namespace) -> Any:
     from indunet.idr.limits import RateLimiter
     from indunet.idr.server import IdrServer
@@ -262,12 +269,7 @@ async def _listen(handler: Any, args: argparse.Namespace) -> Any:
         )
         return await server.start()
     except OSError as exc:
-        raise InvalidInput(
-            _t("cli.idr_listen", port=args.port, reason=exc.strerror or str(exc)),
-            key="cli.idr_listen",
-            port=args.port,
-            reason=exc.strerror or str(exc),
-        ) from None
+        raise _cannot_listen(args.port, exc) from None
 
 
 async def _run(node: Any, app: Any, args: argparse.Namespace, served: str) -> None:
@@ -338,12 +340,7 @@ def _http_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise InvalidInput(
-            _t("cli.idr_listen", port=port, reason=exc.strerror or str(exc)),
-            key="cli.idr_listen",
-            port=port,
-            reason=exc.strerror or str(exc),
-        ) from None
+        raise _cannot_listen(port, exc) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock

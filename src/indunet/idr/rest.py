@@ -30,7 +30,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote
@@ -262,6 +262,15 @@ def _answer(code: ResponseCode, status: int, handle: str | None = None, **extra:
     return FastJSONResponse(body, status_code=status)
 
 
+def found_json(handle: str, shown: Iterable[HandleValue]) -> dict[str, Any]:
+    """The REST answer of a successful resolution (the route's and the quick path's)."""
+    return {
+        "responseCode": int(ResponseCode.RC_SUCCESS),
+        "handle": handle,
+        "values": [value_json(v) for v in shown],
+    }
+
+
 def status_of(code: int) -> int:
     """The HTTP status answering a Handle response code (500 for codes with no better match)."""
     try:
@@ -394,7 +403,7 @@ def create_router(store: HandleStore, *, max_body_bytes: int = MAX_BODY_BYTES) -
         except records.ValuesNotFound:
             # In resolution "values not found" is an answer, not a failure (Handle.Net: 200).
             return _answer(ResponseCode.RC_VALUE_NOT_FOUND, 200, handle, values=[])
-        return _answer(ResponseCode.RC_SUCCESS, 200, handle, values=[value_json(v) for v in shown])
+        return FastJSONResponse(found_json(handle, shown))
 
     @_guarded
     async def put_handle(request: Request) -> JSONResponse:
@@ -477,9 +486,7 @@ def create_recursive_app(recursor: Recursor) -> FastAPI:
         handle = _check_name(request.path_params["handle"])
         outcome = await recursor.resolve(handle, _indexes(request), _list(request, "type"))
         if isinstance(outcome, Found):
-            return _answer(
-                ResponseCode.RC_SUCCESS, 200, handle, values=[value_json(v) for v in outcome.values]
-            )
+            return FastJSONResponse(found_json(handle, outcome.values))
         if outcome.code == ResponseCode.RC_VALUE_NOT_FOUND:
             return _answer(ResponseCode.RC_VALUE_NOT_FOUND, 200, handle, values=[])
         body: dict[str, Any] = {"responseCode": outcome.code, "handle": handle, "message": outcome.message}
@@ -516,7 +523,7 @@ class QuickReads:
         except HandleError:
             await self.app(scope, receive, send)  # the route words the refusal
             return
-        body = orjson.dumps({"responseCode": 1, "handle": handle, "values": [value_json(v) for v in shown]})
+        body = orjson.dumps(found_json(handle, shown))
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
