@@ -7,9 +7,12 @@ must never pass by testing nothing.
 
 from __future__ import annotations
 
+import ast
 import os
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,6 +24,23 @@ from indunet.platform.runtime import Platform, open_platform
 from indunet.web.app import create_app
 
 PG_SERVER = os.environ.get("INDUNET_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+
+
+def _one_parse_at_a_time(parse: Callable[..., ast.AST]) -> Callable[..., ast.AST]:
+    """CPython 3.11 keeps the AST constructor's recursion counter per interpreter, not per thread: when a
+    garbage collection in the middle of one ``ast.parse`` lets another thread parse (a server thread
+    formatting a traceback, hypothesis describing a lambda), the first fails with "SystemError: AST
+    constructor recursion depth mismatch". The suite runs many threads, so parses take turns."""
+    lock = threading.RLock()
+
+    def parse_alone(*args: Any, **kwargs: Any) -> ast.AST:
+        with lock:
+            return parse(*args, **kwargs)
+
+    return parse_alone
+
+
+ast.parse = _one_parse_at_a_time(ast.parse)  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")

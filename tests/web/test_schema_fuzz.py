@@ -24,11 +24,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-
-# Loaded (and compiled) while collecting, not lazily mid-run: in CPython 3.11.7, compiling a module after
-# some earlier test has exhausted the parser's recursion budget fails with "AST constructor recursion
-# depth mismatch" (a CPython bug), which only shows in a fresh environment without .pyc files.
-import schemathesis.specs.openapi.schemas
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from tests.helpers import Tenant, new_tenant
