@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import random
 import secrets
 import signal
@@ -34,6 +35,25 @@ SECOND_US = 1_000_000
 HOUR_US = 3600 * SECOND_US
 
 
+def machine() -> str:
+    """The machine a figure was measured on: CPUs and model, memory, kernel, Python."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} × {cpu}{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
 def record(name: str, value: float, unit: str, peer: str, peer_value: float, target: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -44,6 +64,7 @@ def record(name: str, value: float, unit: str, peer: str, peer_value: float, tar
         "ratio": round(value / peer_value, 3) if peer_value else None,
         "target": target,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
     }
 
 

@@ -14,8 +14,9 @@ Peers, in the same run:
 
 The generator and the servers share the machine's two cores, as they would not in production.
 The store is built once (raw inserts into indunet's tables: registration speed is ``idr_register``)
-and kept between runs under ``~/.cache/indunet-bench``. Memory (resident set of the node processes
-after the runs) and disk per million identifiers are reported.
+and kept between runs under ``~/.cache/indunet-bench``. Memory (the node processes' own resident
+memory after the runs, RssAnon: not the store's pages they read through a memory map, which are the
+page cache's, shared and reclaimable) and disk per million identifiers are reported.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ import httpx
 
 from _common import free_port, record, write_results
 from indunet.idr.bootstrap import ensure_prefix
+from indunet.idr.model import HandleValue
 from indunet.idr.store import open_store
-from indunet.idr.wire import Message, ResolutionRequest, encode
+from indunet.idr.wire import Message, ResolutionRequest, encode, encode_values
 
 NAME = "idr_resolve"
 PREFIX = "88.100.1"
@@ -61,7 +63,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 
 def _store(count: int) -> Path:
     """A store of ``count`` identifiers ``88.100.1/p00000000``..., built once and kept."""
-    path = CACHE / f"idr-{count}.db"
+    path = CACHE / f"idr-v2-{count}.db"  # v2: one row per record
     done = path.with_suffix(".done")
     if done.exists():
         return path
@@ -80,20 +82,9 @@ def _store(count: int) -> Path:
         ids = range(first, min(count, first + batch))
         conn.execute("BEGIN")
         conn.executemany(
-            "INSERT INTO idr_handle (handle, prefix, created, updated) VALUES (?, ?, ?, ?)",
-            [(f"{PREFIX}/p{i:08d}", PREFIX, now, now) for i in ids],
-        )
-        conn.executemany(
-            "INSERT INTO idr_value (handle, idx, type, data, ttl_type, ttl, timestamp, permissions, refs)"
-            " VALUES (?, ?, ?, ?, 0, 86400, 1796601600, 14, '[]')",
-            [
-                row
-                for i in ids
-                for row in (
-                    (f"{PREFIX}/p{i:08d}", 1, "URL", f"https://plant.example/p/{i:08d}".encode()),
-                    (f"{PREFIX}/p{i:08d}", 2, "model", b"CP-200"),
-                )
-            ],
+            "INSERT INTO idr_handle (handle, prefix, created, updated, all_public, template, record)"
+            " VALUES (?, ?, ?, ?, 1, NULL, ?)",
+            [(f"{PREFIX}/p{i:08d}", PREFIX, now, now, encode_values(_values(i))) for i in ids],
         )
         conn.execute("COMMIT")
     conn.execute("INSERT OR REPLACE INTO idr_prefix_count (prefix, n) VALUES (?, ?)", (PREFIX, count))
@@ -101,6 +92,14 @@ def _store(count: int) -> Path:
     conn.close()
     done.touch()
     return path
+
+
+def _values(i: int) -> list[HandleValue]:
+    """Two public values, as ``idr register`` would store them (timestamp fixed)."""
+    return [
+        HandleValue(1, "URL", f"https://plant.example/p/{i:08d}".encode(), ttl=86400, timestamp=1796601600),
+        HandleValue(2, "model", b"CP-200", ttl=86400, timestamp=1796601600),
+    ]
 
 
 def _warm(store: Path) -> None:
@@ -132,12 +131,12 @@ def _template() -> tuple[str, int]:
 
 
 def _rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the node's workers), in MiB."""
+    """Private resident memory (RssAnon) of a process and its children (the node's workers), in MiB."""
     pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     total_kb = 0
     for each in pids:
         for line in Path(f"/proc/{each}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith("RssAnon:"):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
 
@@ -251,7 +250,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             ">= 30,000/s",
         ),
         record(
-            f"Memory of the node ({WORKERS} workers, answer caches of 100,000 identifiers each full) with "
+            f"Private memory of the node ({WORKERS} workers, answer caches of 100,000 identifiers each full) with "
             f"{count:,} identifiers stored; the store on disk: {disk_mb * 1_000_000 / count:.0f} MiB per million",
             rss,
             "MiB",

@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,24 +62,6 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 }
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} × {cpu}{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def _number(value: object) -> str:
     if not isinstance(value, int | float):
         return str(value)
@@ -96,7 +76,8 @@ def render() -> str:
         "run as its peer, on the same machine; `ratio` = indunet / peer (throughput: higher is better;",
         "latency: lower is better). Raw records are in `bench/results/<name>.json`.",
         "",
-        f"Machine: {_machine()}.",
+        "Each table says which machine its figures were measured on (runs of one area may come from",
+        "different sessions' machines; compare ratios, which are measured in one run, across them).",
         "",
     ]
     areas: dict[str, list[tuple[str, dict[str, object]]]] = {}
@@ -106,8 +87,11 @@ def render() -> str:
             for item in json.loads(path.read_text()):
                 areas.setdefault(area, []).append((name, item))
     for area, items in areas.items():
+        machines = sorted({str(item.get("machine", "not recorded")) for _, item in items})
         lines += [
             f"## {area}",
+            "",
+            f"Machine: {'; '.join(machines)}.",
             "",
             "| benchmark | indunet | peer | peer value | ratio | target | date |",
             "|---|---|---|---|---|---|---|",

@@ -9,7 +9,7 @@ import pytest
 
 from indunet.idr import records
 from indunet.idr.bootstrap import ensure_prefix
-from indunet.idr.model import HandleValue
+from indunet.idr.model import HandleValue, Permission
 from indunet.idr.service import Service
 from indunet.idr.store import HandleStore, open_store
 from indunet.idr.wire import (
@@ -59,6 +59,26 @@ def test_a_repeated_question_is_answered_from_the_fast_path_with_the_askers_ids(
     ask(service, Message(ResolutionRequest("88.100.1/none"), request_id=2))
     missing = decode(ask(service, Message(ResolutionRequest("88.100.1/none"), request_id=3)))
     assert isinstance(missing.body, ErrorResponse) and service.raw_answers.hits == 2
+
+
+def test_a_first_question_is_answered_from_the_stored_record_as_the_ordinary_path_would(
+    service: Service,
+) -> None:
+    raw = encode(Message(ResolutionRequest("88.100.1/a"), request_id=9, session_id=4))
+    first = service.raw_answers.lookup(raw)  # never asked before: read from the store, not decoded
+    assert first is not None
+    uncached = Service(service.store, (PREFIX,), cache_size=0)
+    assert first == encode(uncached.answer(decode(raw), raw))
+    assert service.raw_answers.lookup(raw) == first and service.raw_answers.hits == 1
+
+
+def test_records_with_values_not_for_everyone_and_foreign_names_go_the_ordinary_way(service: Service) -> None:
+    private = HandleValue(2, "EMAIL", b"ops@a", permissions=Permission.ADMIN_READ | Permission.ADMIN_WRITE)
+    records.put_values(service.store, "88.100.1/a", [private], records.SYSTEM)
+    for name in ("88.100.1/a", "99.1/elsewhere", "88.100.1/none"):
+        assert service.raw_answers.lookup(encode(Message(ResolutionRequest(name), request_id=1))) is None
+    answer = decode(ask(service, Message(ResolutionRequest("88.100.1/a"), request_id=2)))
+    assert isinstance(answer.body, ResolutionResponse) and [v.index for v in answer.body.values] == [1]
 
 
 def test_a_write_is_never_hidden_by_the_fast_path(service: Service) -> None:

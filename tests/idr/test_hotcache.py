@@ -53,7 +53,7 @@ def test_a_cached_record_comes_from_redis(nodes: tuple[HandleStore, HandleStore,
     assert [v.data for v in records.resolve(first, "88.100.1/a")] == [b"https://a"]
     # Gone from the database behind indunet's back: the other node still answers, from Redis.
     with sqlite3.connect(path) as raw:
-        raw.execute("DELETE FROM idr_value WHERE handle = '88.100.1/a'")
+        raw.execute("DELETE FROM idr_handle WHERE handle = '88.100.1/a'")
     assert [v.data for v in records.resolve(second, "88.100.1/a")] == [b"https://a"]
 
 

@@ -8,9 +8,28 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    insert,
+    inspect,
+    text,
+)
 
 from indunet.idr import records
 from indunet.idr.model import HS_ADMIN, HS_SECKEY, HS_VLIST, HandleValue, Permission, Reference
@@ -245,3 +264,85 @@ def test_store_reopens_with_its_data(tmp_path: Path) -> None:
     second = open_store(f"sqlite:///{tmp_path / 'persist.db'}")
     assert records.resolve(second, "88.100.1/kept")[0].data == b"https://kept"
     second.close()
+
+
+def _old_layout(engine: Engine) -> None:
+    """A store as written before records were kept whole: one row per value in ``idr_value``."""
+    old = MetaData()
+    handles = Table(
+        "idr_handle",
+        old,
+        Column("handle", Text, primary_key=True),
+        Column("prefix", Text, nullable=False, index=True),
+        Column("created", DateTime(timezone=True), nullable=False),
+        Column("updated", DateTime(timezone=True), nullable=False),
+    )
+    values = Table(
+        "idr_value",
+        old,
+        Column("handle", Text, ForeignKey("idr_handle.handle", ondelete="CASCADE"), nullable=False),
+        Column("idx", BigInteger, nullable=False),
+        Column("type", Text, nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("ttl_type", SmallInteger, nullable=False),
+        Column("ttl", BigInteger, nullable=False),
+        Column("timestamp", BigInteger, nullable=False),
+        Column("permissions", Integer, nullable=False),
+        Column("refs", JSON, nullable=False),
+        PrimaryKeyConstraint("handle", "idx"),
+    )
+    old.create_all(engine)
+    now = datetime.now(UTC)
+    value = {"ttl_type": 0, "ttl": 86400, "timestamp": 1796601600}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(handles),
+            [
+                {"handle": h, "prefix": "88.100.1", "created": now, "updated": now}
+                for h in ("88.100.1/a", "88.100.1/b")
+            ],
+        )
+        conn.execute(
+            insert(values),
+            [
+                {
+                    **value,
+                    "handle": "88.100.1/a",
+                    "idx": 2,
+                    "type": "EMAIL",
+                    "data": b"ops@a",
+                    "permissions": 12,
+                    "refs": [],
+                },
+                {
+                    **value,
+                    "handle": "88.100.1/a",
+                    "idx": 1,
+                    "type": "URL",
+                    "data": b"https://a",
+                    "permissions": 14,
+                    "refs": [["88.100.1/b", 1]],
+                },
+            ],
+        )
+
+
+def test_a_store_of_the_earlier_layout_keeps_every_record(store: HandleStore) -> None:
+    engine = store.engine
+    store.close()
+    with engine.begin() as conn:
+        for table in ("idr_field", "idr_handle"):
+            conn.execute(text(f"DROP TABLE {table}"))
+    _old_layout(engine)
+    reopened = HandleStore(engine)
+    try:
+        a = records.resolve(reopened, "88.100.1/a", SYSTEM)
+        assert [(v.index, v.type, v.data) for v in a] == [(1, "URL", b"https://a"), (2, "EMAIL", b"ops@a")]
+        assert a[0].references == (Reference("88.100.1/b", 1),) and a[0].ttl == 86400
+        assert [v.index for v in records.resolve(reopened, "88.100.1/a")] == [1]  # index 2 is not public
+        assert records.resolve(reopened, "88.100.1/b", SYSTEM) == []
+        with reopened.read() as tx:
+            assert tx.list_handles("88.100.1") == (2, ["88.100.1/a", "88.100.1/b"])
+        assert not inspect(engine).has_table("idr_value")
+    finally:
+        reopened.close()

@@ -6,6 +6,11 @@ the encoded answer after the envelope. The next request with the same body octet
 checking 48 octets of envelope and header, one dictionary lookup and one envelope packed with the
 asker's session and request ids.
 
+A plain question without filters asked for the first time is answered here too when the service
+answers it with values as they are stored (:class:`EncodedResolution`, a record that is all public):
+the header and envelope are packed around them, so a question that reads the store costs one read
+and a few packs.
+
 Only plain questions take this path: protocol 2, one whole datagram or frame, no envelope flags, a
 resolution with no credential and none of the flags that make an answer depend on the request octets
 (RD: digest of the request; CT: signed; ENC: encrypted). Answers longer than one UDP packet go the
@@ -23,8 +28,8 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from indunet.idr.model import InvalidHandle, normalise
-from indunet.idr.wire import Message, ResolutionRequest
-from indunet.idr.wire.codes import PROTOCOL_MAJOR, PROTOCOL_MINOR, OpCode, OpFlag
+from indunet.idr.wire import EncodedResolution, Message, ResolutionRequest
+from indunet.idr.wire.codes import PROTOCOL_MAJOR, PROTOCOL_MINOR, OpCode, OpFlag, ResponseCode
 from indunet.idr.wire.fragments import UDP_MAX_PACKET
 
 if TYPE_CHECKING:
@@ -37,6 +42,11 @@ _BODY_AT: Final = 44
 _NO_CREDENTIAL: Final = bytes(4)
 _UNSAFE_FLAGS: Final = int(OpFlag.RD | OpFlag.CT | OpFlag.ENC)
 _RESOLUTION: Final = int(OpCode.OC_RESOLUTION)
+_SUCCESS: Final = int(ResponseCode.RC_SUCCESS)
+_ANSWER_HEADER = struct.Struct(">IIIHBBII")
+_U32 = struct.Struct(">I")
+_NO_FILTERS: Final = bytes(8)
+"""No indexes, no types: the two empty lists that end a plain question's body."""
 
 
 class RawAnswers:
@@ -76,7 +86,7 @@ class RawAnswers:
             return None
         entry = self._raw.get(body)
         if entry is None:
-            return None
+            return self._first(data, body)
         started = time.perf_counter()
         name, key, answer, payload = entry
         if self._service.cached_answer(name, key) is not answer:
@@ -89,6 +99,39 @@ class RawAnswers:
         self._service.stats.record(name.partition("/")[0], time.perf_counter() - started)
         self.hits += 1
         return out
+
+    def _first(self, data: bytes, body: bytes) -> bytes | None:
+        """The answer to a plain question without filters not answered before, when the service
+        answers it with values as stored: packed here around them, with nothing decoded."""
+        size = len(body)
+        if size < 12 or body[-8:] != _NO_FILTERS:
+            return None
+        (length,) = _U32.unpack_from(body)
+        if length + 12 != size:
+            return None
+        try:
+            handle = body[4 : 4 + length].decode()
+        except UnicodeDecodeError:
+            return None
+        started = time.perf_counter()
+        service = self._service
+        answer = service.resolve(ResolutionRequest(handle))
+        if not isinstance(answer, EncodedResolution):
+            return None  # an error, a referral or a record with values not for everyone
+        found = body[: 4 + length] + answer.values_octets
+        payload = (
+            _ANSWER_HEADER.pack(_RESOLUTION, _SUCCESS, 0, service.site.serial, 0, 0, 0, len(found))
+            + found
+            + _NO_CREDENTIAL
+        )
+        if len(payload) + 20 > UDP_MAX_PACKET:
+            return None  # to be fragmented: the ordinary way (which finds the answer cached)
+        self._keep(body, normalise(handle), ((), ()), answer, payload)  # valid: it was answered
+        service.stats.record(handle.partition("/")[0].lower()[:64], time.perf_counter() - started)
+        session, request_id = struct.unpack_from(">II", data, 4)
+        return (
+            _ENVELOPE.pack(PROTOCOL_MAJOR, PROTOCOL_MINOR, 0, session, request_id, 0, len(payload)) + payload
+        )
 
     def learn(self, data: bytes, request: Message, encoded: bytes) -> None:
         """Remember ``encoded``, the answer to ``data``, when the next such request may reuse it."""
@@ -106,8 +149,20 @@ class RawAnswers:
         answer = self._service.cached_answer(name, key)
         if answer is None:
             return  # not cached (raced a write): nothing to tie the encoded answer to
+        self._keep(octets, name, key, answer, encoded[20:])
+
+    def _keep(
+        self,
+        octets: bytes,
+        name: str,
+        key: tuple[tuple[int, ...], tuple[str, ...]],
+        answer: object,
+        payload: bytes,
+    ) -> None:
+        if self._service.cached_answer(name, key) is not answer:
+            return  # not the service's cached answer (caching off, or a write raced it)
         if len(self._raw) >= self._max:
             if not self._raw:
                 return  # no room at all (caching off)
             self._raw.pop(next(iter(self._raw)))
-        self._raw[octets] = (name, key, answer, encoded[20:])
+        self._raw[octets] = (name, key, answer, payload)

@@ -54,6 +54,7 @@ from indunet.idr.wire import (
     ChallengeAnswerRequest,
     CreateHandleRequest,
     DeleteHandleRequest,
+    EncodedResolution,
     ErrorResponse,
     GetSiteInfoRequest,
     GetSiteInfoResponse,
@@ -201,11 +202,11 @@ class Service:
         try:
             if isinstance(body, ResolutionRequest):
                 started = time.perf_counter()
-                answer = self._resolve(body)
+                answer = self.resolve(body)
                 self.stats.record(
                     body.handle.partition("/")[0].lower()[:64],
                     time.perf_counter() - started,
-                    ok=isinstance(answer, ResolutionResponse),
+                    ok=isinstance(answer, (ResolutionResponse, EncodedResolution)),
                 )
                 return self._reply(request, raw, answer)
             if isinstance(body, GetSiteInfoRequest):
@@ -230,7 +231,8 @@ class Service:
     def _reply(self, request: Message, raw: bytes, body: Body) -> Message:
         return response_to(request, body, raw, site_info_serial=self.site.serial)
 
-    def _resolve(self, body: ResolutionRequest) -> Body:
+    def resolve(self, body: ResolutionRequest) -> Body:
+        """The answer to a resolution request, from the answer cache when it holds one (kept there)."""
         try:
             name = normalise(body.handle)
         except InvalidHandle:
@@ -259,6 +261,14 @@ class Service:
         if delegated is not None:
             prefix, site_values = delegated
             return ReferralResponse(int(OpCode.OC_RESOLUTION), na_handle(prefix), site_values)
+        if not body.indexes and not body.types:
+            # The common question, asked of a record that is all public: its values go out as stored.
+            try:
+                octets = self.store.public_octets(normalise(body.handle))
+            except InvalidHandle:
+                octets = None  # answered below with the reason
+            if octets is not None:
+                return EncodedResolution(body.handle, octets)
         try:
             values = records.resolve(self.store, body.handle, indexes=body.indexes, types=body.types)
         except HandleError as exc:

@@ -1,9 +1,15 @@
-"""Identifier records in SQL: one row per identifier, one row per value.
+"""Identifier records in SQL: one row per identifier, its values kept as they go on the wire.
 
 Theory of operation: the tables live in their own SQLAlchemy ``MetaData`` (names prefixed ``idr_``),
 apart from the platform's migrated schema, and are created on open when missing. SQLite is the
 default (a file path or ``sqlite:///`` URL); a ``postgresql://`` URL selects PostgreSQL. Engines come
 from :func:`indunet.store.engine.create_metadata_engine`, so both backends are tuned as the platform's.
+
+A record's values are one column in the Handle protocol's own encoding (RFC 3651: their count, then
+each value, in index order): resolution, by far the commonest operation, reads one row and sends
+the octets as they are; registration writes one row per identifier. A changed value rewrites its
+record (records are small: at most a few hundred values of at most 64 KiB). On SQLite the table is
+``WITHOUT ROWID``, so a read is one B-tree descent.
 
 Every read-check-write sequence runs in one :class:`Transaction`. On PostgreSQL a write transaction
 locks the identifier's row (``SELECT ... FOR UPDATE``); SQLite allows one writer at a time anyway,
@@ -27,21 +33,22 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Connection,
     DateTime,
     Engine,
-    ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
-    SmallInteger,
     Table,
     Text,
     delete,
     func,
     insert,
+    inspect,
     select,
 )
 
@@ -49,14 +56,16 @@ from indunet.idr.hotcache import RedisRecords
 from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
 from indunet.idr.stats import Tally
 from indunet.idr.templates import (
-    TEMPLATE_TYPE,
     Template,
     parse_template,
     search_rows,
     search_text,
     template_ref,
 )
+from indunet.idr.wire.values import decode_values, encode_values
 from indunet.store.engine import create_metadata_engine
+
+READER_MMAP_BYTES = 2 << 30
 
 metadata = MetaData()
 
@@ -67,21 +76,19 @@ handles = Table(
     Column("prefix", Text, nullable=False, index=True),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
+    Column("all_public", Boolean, nullable=False),
+    Column("template", Text, nullable=True),
+    Column("record", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
+"""``all_public``: every value may be read by anyone (the record's octets are then an anonymous
+answer as they are); ``template``: ``name@version`` of its metadata template, if any."""
 
-values = Table(
-    "idr_value",
-    metadata,
-    Column("handle", Text, ForeignKey("idr_handle.handle", ondelete="CASCADE"), nullable=False),
-    Column("idx", BigInteger, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("data", LargeBinary, nullable=False),
-    Column("ttl_type", SmallInteger, nullable=False),
-    Column("ttl", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("permissions", Integer, nullable=False),
-    Column("refs", JSON, nullable=False),
-    PrimaryKeyConstraint("handle", "idx"),
+Index(
+    "ix_idr_handle_template",
+    handles.c.template,
+    sqlite_where=handles.c.template.is_not(None),
+    postgresql_where=handles.c.template.is_not(None),
 )
 
 
@@ -101,64 +108,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _value_row(handle: str, value: HandleValue) -> dict[str, Any]:
-    return {
-        "handle": handle,
-        "idx": value.index,
-        "type": value.type,
-        "data": value.data,
-        "ttl_type": int(value.ttl_type),
-        "ttl": value.ttl,
-        "timestamp": value.timestamp,
-        "permissions": int(value.permissions),
-        "refs": [[r.handle, r.index] for r in value.references],
-    }
-
-
+_NO_VALUES = bytes(4)
+"""A record of no values in wire form (a count of zero)."""
 _EXISTS_SQL = "SELECT handle FROM idr_handle WHERE handle = ?"
-_VALUE_AT_SQL = (
-    "SELECT idx, type, data, ttl_type, ttl, timestamp, permissions, refs FROM idr_value"
-    " WHERE handle = ? AND idx = ?"
+_READ_SQL = "SELECT record FROM idr_handle WHERE handle = ?"
+_READ_PUBLIC_SQL = "SELECT all_public, record FROM idr_handle WHERE handle = ?"
+_INSERT_SQL = (
+    "INSERT INTO idr_handle (handle, prefix, created, updated, all_public, template, record)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_READ_SQL = (
-    "SELECT idx, type, data, ttl_type, ttl, timestamp, permissions, refs FROM idr_value"
-    " WHERE handle = ? ORDER BY idx"
-)
-_NO_REFS: tuple[object, ...] = ("[]", [])
-_INSERT_HANDLE_SQL = "INSERT INTO idr_handle (handle, prefix, created, updated) VALUES (?, ?, ?, ?)"
-_INSERT_VALUE_SQL = (
-    "INSERT INTO idr_value (handle, idx, type, data, ttl_type, ttl, timestamp, permissions, refs)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_UPDATE_SQL = "UPDATE idr_handle SET all_public = ?, template = ?, record = ?, updated = ? WHERE handle = ?"
 
 
-def _refs(value: HandleValue) -> str:
-    if not value.references:
-        return "[]"
-    return json.dumps([[r.handle, r.index] for r in value.references])
-
-
-_TTL_TYPES = {int(t): t for t in TtlType}
-_PERMISSIONS = {n: Permission(n) for n in range(16)}  # an enum call per value costs more than the read
-
-
-def _raw_value(row: Any) -> HandleValue:
-    idx, type_, data, ttl_type, ttl, timestamp, permissions, refs = row
-    if refs in _NO_REFS or refs is None:
-        references: tuple[Reference, ...] = ()
-    else:
-        loaded = json.loads(refs) if isinstance(refs, str) else refs
-        references = tuple(Reference(str(h), int(i)) for h, i in loaded)
-    return HandleValue(
-        index=int(idx),
-        type=type_,
-        data=bytes(data),
-        ttl_type=_TTL_TYPES[int(ttl_type)],
-        ttl=int(ttl),
-        timestamp=int(timestamp),
-        permissions=_PERMISSIONS.get(permissions) or Permission(permissions),
-        references=references,
+def _columns(record_values: Iterable[HandleValue]) -> tuple[bool, str | None, bytes]:
+    """(all_public, template, record) of a record's values."""
+    ordered = sorted(record_values, key=_by_index)
+    ref = template_ref(ordered)
+    return (
+        all(v.public for v in ordered),
+        None if ref is None else f"{ref[0]}@{ref[1]}",
+        encode_values(ordered),
     )
+
+
+def _by_index(value: HandleValue) -> int:
+    return value.index
 
 
 prefix_counts = Table(
@@ -253,24 +227,18 @@ class Transaction:
 
     def get(self, handle: str) -> list[HandleValue] | None:
         """The record's values in index order; None when the identifier is not registered."""
-        if self._locking and not self.exists(handle):  # lock the row first, then read
-            return None
-        found = [_raw_value(r) for r in self._rows(_READ_SQL, (handle,))]
-        if found or self._locking:
-            return found
-        # No values: a record without any, or no record at all (rare; one more query tells).
-        return [] if self.exists(handle) else None
+        rows = self._rows(_READ_SQL + " FOR UPDATE" if self._locking else _READ_SQL, (handle,))
+        return list(decode_values(rows[0][0])) if rows else None
 
     def get_value(self, handle: str, index: int) -> HandleValue | None:
-        rows = self._rows(_VALUE_AT_SQL, (handle, index))
-        return _raw_value(rows[0]) if rows else None
+        return next((v for v in self.get(handle) or () if v.index == index), None)
 
     def create(self, handle: str, new_values: Sequence[HandleValue]) -> None:
         """Register ``handle`` with ``new_values``; HandleExists (ending the transaction) when it is."""
         self.create_many([(handle, new_values)])
 
     def create_many(self, records: Sequence[tuple[str, Sequence[HandleValue]]]) -> int:
-        """Register many identifiers with two multi-row inserts (bulk registration).
+        """Register many identifiers with one multi-row insert (bulk registration).
 
         The rows go to the driver directly, in this transaction: SQLAlchemy's per-row parameter
         processing would cost several times what the database takes to insert them.
@@ -280,35 +248,18 @@ class Transaction:
         sqlite = self._conn.dialect.name == "sqlite"
         now = _now()
         stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
-        handle_rows: list[tuple[Any, ...]] = []
-        value_rows: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []
         prefixes: Counter[str] = Counter()
         for handle, record_values in records:
             prefix = handle.partition("/")[0]  # callers pass normalised names
             prefixes[prefix] += 1
-            handle_rows.append((handle, prefix, stamp, stamp))
-            value_rows.extend(
-                (
-                    handle,
-                    v.index,
-                    v.type,
-                    v.data,
-                    int(v.ttl_type),
-                    v.ttl,
-                    v.timestamp,
-                    int(v.permissions),
-                    _refs(v),
-                )
-                for v in record_values
-            )
+            rows.append((handle, prefix, stamp, stamp, *_columns(record_values)))
         # A duplicate aborts the whole transaction: the caller's ``with`` block rolls it back.
         try:
-            self._executemany(_INSERT_HANDLE_SQL, handle_rows)
-            if value_rows:
-                self._executemany(_INSERT_VALUE_SQL, value_rows)
+            self._executemany(_INSERT_SQL, rows)
         except self._conn.dialect.loaded_dbapi.IntegrityError as exc:
-            raise HandleExists(", ".join(r[0] for r in handle_rows[:3])) from exc
-        names = [r[0] for r in handle_rows]
+            raise HandleExists(", ".join(r[0] for r in rows[:3])) from exc
+        names = [r[0] for r in rows]
         self.changed.update(names)
         self.created.update(names)
         for prefix, n in prefixes.items():
@@ -316,7 +267,7 @@ class Transaction:
         search = [row for handle, vs in records for row in self._search_rows(handle, vs)]
         if search:
             self._conn.execute(insert(fields), search)
-        return len(handle_rows)
+        return len(rows)
 
     def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         cursor = self._conn.connection.cursor()  # the driver's, inside this transaction
@@ -329,28 +280,31 @@ class Transaction:
         """Add ``new_values``, replacing the values at the same indexes."""
         if not new_values:
             return
-        self._conn.execute(
-            delete(values).where(values.c.handle == handle, values.c.idx.in_([v.index for v in new_values]))
-        )
-        self._conn.execute(insert(values), [_value_row(handle, v) for v in new_values])
-        self._touch(handle)
+        merged = {v.index: v for v in self.get(handle) or ()}
+        merged.update((v.index, v) for v in new_values)
+        self.replace(handle, list(merged.values()))
 
     def replace(self, handle: str, new_values: Sequence[HandleValue]) -> None:
         """Make ``new_values`` the whole record."""
-        self._conn.execute(delete(values).where(values.c.handle == handle))
-        if new_values:
-            self._conn.execute(insert(values), [_value_row(handle, v) for v in new_values])
-        self._touch(handle)
+        self.changed.add(handle)
+        all_public, template, record = _columns(new_values)
+        stamp: Any = _now()
+        if self._conn.dialect.name == "sqlite":
+            stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
+        self._rows(_UPDATE_SQL, (all_public, template, record, stamp, handle))
+        self._conn.execute(delete(fields).where(fields.c.handle == handle))
+        rows = self._search_rows(handle, new_values)
+        if rows:
+            self._conn.execute(insert(fields), rows)
 
     def remove_values(self, handle: str, indexes: Iterable[int]) -> None:
-        self._conn.execute(delete(values).where(values.c.handle == handle, values.c.idx.in_(list(indexes))))
-        self._touch(handle)
+        gone = set(indexes)
+        self.replace(handle, [v for v in self.get(handle) or () if v.index not in gone])
 
     def delete(self, handle: str) -> bool:
         """Delete the identifier and its values; False when it was not registered."""
         self.changed.add(handle)
         self._conn.execute(delete(fields).where(fields.c.handle == handle))
-        self._conn.execute(delete(values).where(values.c.handle == handle))
         deleted = self._conn.execute(delete(handles).where(handles.c.handle == handle)).rowcount > 0
         if deleted:
             self._add_count(split(handle)[0], -1)
@@ -372,10 +326,9 @@ class Transaction:
 
     def record(self, handle: str) -> Record | None:
         row = self._conn.execute(select(handles).where(handles.c.handle == handle)).first()
-        found = self.get(handle)
-        if row is None or found is None:
+        if row is None:
             return None
-        return Record(handle, tuple(found), row.created, row.updated)
+        return Record(handle, decode_values(row.record), row.created, row.updated)
 
     def count(self, prefix: str) -> int:
         """How many identifiers are registered under ``prefix`` (exactly that prefix)."""
@@ -465,11 +418,8 @@ class Transaction:
             found = self.template(name, version)
             used = self._conn.execute(
                 select(func.count())
-                .select_from(values)
-                .where(
-                    values.c.type == TEMPLATE_TYPE,
-                    values.c.data.in_([f"{name}@{v}".encode() for v in range(1, version + 1)]),
-                )
+                .select_from(handles)
+                .where(handles.c.template.in_([f"{name}@{v}" for v in range(1, version + 1)]))
             ).scalar_one()
             if found is not None:
                 out.append((found, int(used)))
@@ -527,14 +477,6 @@ class Transaction:
             for name, text in dict(search_rows(template, record)).items()
         ]
 
-    def _touch(self, handle: str) -> None:
-        self.changed.add(handle)
-        self._conn.execute(delete(fields).where(fields.c.handle == handle))
-        rows = self._search_rows(handle, self.get(handle) or [])
-        if rows:
-            self._conn.execute(insert(fields), rows)
-        self._conn.execute(handles.update().where(handles.c.handle == handle).values(updated=_now()))
-
 
 ChangeListener = Callable[[frozenset[str]], None]
 
@@ -565,7 +507,7 @@ class HandleStore:
         self._idle_readers: list[Any] = []
         self.hot: RedisRecords | None = None
         """Shared hot cache of records (Redis) in front of :meth:`quick_values`, when set."""
-        self._reader_sql = _READ_SQL.replace("?", "%s") if engine.dialect.name == "postgresql" else _READ_SQL
+        _one_row_per_record(engine)
         metadata.create_all(engine)
         self._count_existing()
 
@@ -589,7 +531,27 @@ class HandleStore:
             return found
         return self._read_values(handle)
 
+    def public_octets(self, handle: str) -> bytes | None:
+        """The record's values in wire form (their count, then each, in index order) when every one
+        of them is public: what an anonymous resolution with no filters answers, as stored. None when
+        the identifier is not registered, has no values or has a value that is not public (the caller
+        then goes the general way)."""
+        if self.hot is not None:
+            found = self.quick_values(handle)
+            if not found or not all(v.public for v in found):
+                return None
+            return encode_values(found)
+        rows = self._reader_rows(_READ_PUBLIC_SQL, handle)
+        if not rows:
+            return None
+        all_public, record = rows[0]
+        return bytes(record) if all_public and record != _NO_VALUES else None
+
     def _read_values(self, handle: str) -> list[HandleValue] | None:
+        rows = self._reader_rows(_READ_SQL, handle)
+        return list(decode_values(rows[0][0])) if rows else None
+
+    def _reader_rows(self, sql: str, handle: str) -> list[Any]:
         with self._reader_lock:
             connection = self._idle_readers.pop() if self._idle_readers else None
         if connection is None:
@@ -597,8 +559,8 @@ class HandleStore:
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self._reader_sql, (handle,))
-                rows = cursor.fetchall()
+                cursor.execute(sql if self._sqlite else sql.replace("?", "%s"), (handle,))
+                rows: list[Any] = cursor.fetchall()
             finally:
                 cursor.close()
         except BaseException:
@@ -606,10 +568,7 @@ class HandleStore:
             raise
         with self._reader_lock:
             self._idle_readers.append(connection)
-        if not rows:
-            with self.read() as tx:
-                return [] if tx.exists(handle) else None
-        return [_raw_value(r) for r in rows]
+        return rows
 
     def _count_existing(self) -> None:
         # Stores written before the counts existed: count once, then keep counting on write.
@@ -670,7 +629,11 @@ class HandleStore:
         pooled = self.engine.raw_connection()  # set up like every connection (pragmas, schema)
         driver: Any = pooled.driver_connection
         pooled.detach()  # and then no longer the pool's: closed by close()
-        if not self._sqlite:
+        if self._sqlite:
+            # Pages read through a mapping of the file, not a system call and a copy each (SQLite caps
+            # the mapping at 2 GiB; a larger store reads the rest the ordinary way).
+            driver.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
+        else:
             driver.autocommit = True  # each read sees the latest commit, and holds no transaction
         return driver
 
@@ -682,6 +645,41 @@ class HandleStore:
         for connection in readers:
             connection.close()
         self.engine.dispose()
+
+
+def _one_row_per_record(engine: Engine) -> None:
+    """Move a store written before records were kept whole (a row per value in ``idr_value``) to
+    one row per record, in one transaction: a failure leaves the store as it was."""
+    if not inspect(engine).has_table("idr_value"):
+        return
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as conn:
+        cursor = conn.connection.cursor()
+        cursor.execute("SELECT handle, prefix, created, updated FROM idr_handle")
+        kept = cursor.fetchall()
+        cursor.execute(
+            "SELECT handle, idx, type, data, ttl_type, ttl, timestamp, permissions, refs FROM idr_value"
+        )
+        found: dict[str, list[HandleValue]] = {}
+        for handle, idx, type_, data, ttl_type, ttl, timestamp, permissions, refs in cursor.fetchall():
+            loaded = json.loads(refs) if isinstance(refs, str) else refs
+            found.setdefault(handle, []).append(
+                HandleValue(
+                    int(idx),
+                    type_,
+                    bytes(data),
+                    TtlType(int(ttl_type)),
+                    int(ttl),
+                    int(timestamp),
+                    Permission(int(permissions)),
+                    tuple(Reference(str(h), int(i)) for h, i in loaded or ()),
+                )
+            )
+        cursor.execute("DROP TABLE idr_value")
+        cursor.execute("DROP TABLE idr_handle")
+        metadata.create_all(conn, tables=[handles])
+        rows = [(h, p, c, u, *_columns(found.get(h, ()))) for h, p, c, u in kept]
+        cursor.executemany(_INSERT_SQL if sqlite else _INSERT_SQL.replace("?", "%s"), rows)
 
 
 def engine_url(location: str | Path) -> str:

@@ -7,10 +7,12 @@ import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.idr.wire.wire_strategies import messages
+from tests.idr.wire.wire_strategies import messages, value_lists
 
 from indunet.idr import wire
-from indunet.idr.wire.primitives import Writer
+from indunet.idr.model import HandleValue
+from indunet.idr.wire.primitives import Reader, Writer
+from indunet.idr.wire.values import read_values
 
 FUZZ = settings(max_examples=300, deadline=None)
 
@@ -90,3 +92,32 @@ def test_huge_count_is_refused_before_allocating() -> None:
         assert "cannot fit" in str(e)
     else:
         raise AssertionError("expected WireError")
+
+
+def _careful(data: bytes) -> tuple[object, ...] | str:
+    try:
+        return read_values(Reader(data))
+    except wire.WireError:
+        return "refused"
+
+
+def _quick(data: bytes) -> tuple[object, ...] | str:
+    try:
+        return wire.decode_values(data)
+    except wire.WireError:
+        return "refused"
+
+
+@FUZZ
+@given(value_lists, st.data())
+def test_value_lists_decode_as_the_careful_reader_does_even_when_damaged(
+    listed: tuple[HandleValue, ...], data: st.DataObject
+) -> None:
+    """Stored records are decoded the quick way; damaged or not, the result is the reader's."""
+    octets = bytearray(wire.encode_values(listed))
+    if octets and data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(octets) - 1))
+        octets[at] = data.draw(st.integers(0, 255))
+    cut = bytes(octets[: data.draw(st.integers(0, len(octets)))])
+    for sample in (bytes(octets), cut):
+        assert _quick(sample) == _careful(sample)

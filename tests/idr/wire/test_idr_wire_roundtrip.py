@@ -12,6 +12,8 @@ from tests.idr.wire.wire_strategies import (
     messages,
     references,
     sites,
+    text,
+    value_lists,
     values,
 )
 
@@ -33,6 +35,24 @@ def test_every_message_round_trips(msg: wire.Message) -> None:
 @given(values)
 def test_handle_value_round_trips(value: HandleValue) -> None:
     assert wire.decode_value(wire.encode_value(value)) == value
+
+
+@FAST
+@given(value_lists)
+def test_value_lists_round_trip(listed: tuple[HandleValue, ...]) -> None:
+    assert wire.decode_values(wire.encode_values(listed)) == listed
+
+
+@FAST
+@given(text, value_lists, st.integers(0, 2**32 - 1))
+def test_an_answer_of_stored_octets_is_the_answer_of_its_values(
+    handle: str, listed: tuple[HandleValue, ...], request_id: int
+) -> None:
+    """A node answers from a record's stored octets: the client must not be able to tell."""
+    stored = wire.EncodedResolution(handle, wire.encode_values(listed))
+    data = wire.encode(wire.Message(stored, request_id=request_id))
+    assert data == wire.encode(wire.Message(wire.ResolutionResponse(handle, listed), request_id=request_id))
+    assert wire.decode(data).body == wire.ResolutionResponse(handle, listed)
 
 
 @FAST

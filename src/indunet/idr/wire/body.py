@@ -188,6 +188,19 @@ class ResolutionResponse(_Fixed):
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedResolution(_Fixed):
+    """A resolution answer whose values are already in wire form (their count, then each value):
+    encodes to the same octets as the :class:`ResolutionResponse` of those values, without building
+    one value object per value. What a node answers from a record read straight from its store;
+    never what the decoder gives (that is always a :class:`ResolutionResponse`)."""
+
+    OPCODE: ClassVar[OpCode] = OC.OC_RESOLUTION
+    RESPONSE_CODE: ClassVar[ResponseCode] = RC.RC_SUCCESS
+    handle: str
+    values_octets: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class GetSiteInfoResponse(_Fixed):
     OPCODE: ClassVar[OpCode] = OC.OC_GET_SITEINFO
     RESPONSE_CODE: ClassVar[ResponseCode] = RC.RC_SUCCESS
@@ -294,6 +307,7 @@ Body: TypeAlias = (
     | SessionSetupRequest
     | SessionTerminateRequest
     | ResolutionResponse
+    | EncodedResolution
     | GetSiteInfoResponse
     | ListHandlesResponse
     | ListNAsResponse
@@ -336,6 +350,8 @@ def _write_fields(w: Writer, body: Body) -> None:
         ):
             w.string(h)
             write_values(w, vs)
+        case EncodedResolution(handle=h, values_octets=octets):
+            w.string(h).raw(octets)
         case DeleteHandleRequest(handle=h) | ListHandlesRequest(handle=h) | ListNAsRequest(handle=h):
             w.string(h)
         case RemoveValueRequest(handle=h, indexes=ix):

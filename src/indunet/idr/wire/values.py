@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Final
@@ -45,17 +46,35 @@ def read_reference(r: Reader) -> Reference:
     return Reference(handle=r.string("referenced handle"), index=r.u32("referenced index"))
 
 
+_U32 = struct.Struct(">I")
+_NO_REFERENCES = bytes(4)
 _VALUE_HEAD = struct.Struct(">IIBIB")
 """Index, timestamp, TTL type, TTL and permissions: one pack or unpack instead of five calls (values
 are the bulk of every answer)."""
 
 
 def write_value(w: Writer, v: HandleValue) -> None:
-    w.fields(_VALUE_HEAD, v.index, v.timestamp, int(v.ttl_type), v.ttl, int(v.permissions))
-    w.string(v.type).byte_array(v.data)
-    w.u32(len(v.references))
-    for ref in v.references:
+    w.raw(_value_octets(v))
+
+
+def _value_octets(v: HandleValue) -> bytes:
+    # One pack per field group and one concatenation: values are the bulk of every answer and of
+    # every registration, and a Writer call per field costs several times the packing.
+    kind = v.type.encode("utf-8")
+    data = v.data
+    try:
+        head = _VALUE_HEAD.pack(v.index, v.timestamp, int(v.ttl_type), v.ttl, int(v.permissions))
+        refs = _references_octets(v.references) if v.references else _NO_REFERENCES
+    except struct.error as e:
+        raise ValueError(f"a field of value {v.index} does not fit: {e}") from e
+    return head + _U32.pack(len(kind)) + kind + _U32.pack(len(data)) + data + refs
+
+
+def _references_octets(references: tuple[Reference, ...]) -> bytes:
+    w = Writer().u32(len(references))
+    for ref in references:
         write_reference(w, ref)
+    return w.getvalue()
 
 
 def read_value(r: Reader) -> HandleValue:
@@ -84,9 +103,7 @@ def read_value(r: Reader) -> HandleValue:
 
 
 def write_values(w: Writer, values: tuple[HandleValue, ...]) -> None:
-    w.u32(len(values))
-    for v in values:
-        write_value(w, v)
+    w.raw(encode_values(values))
 
 
 def read_values(r: Reader) -> tuple[HandleValue, ...]:
@@ -94,9 +111,57 @@ def read_values(r: Reader) -> tuple[HandleValue, ...]:
 
 
 def encode_value(v: HandleValue) -> bytes:
-    w = Writer()
-    write_value(w, v)
-    return w.getvalue()
+    return _value_octets(v)
+
+
+def encode_values(values: Iterable[HandleValue]) -> bytes:
+    """A value list in wire form: the count, then each value."""
+    parts = [_value_octets(v) for v in values]
+    return _U32.pack(len(parts)) + b"".join(parts)
+
+
+def decode_values(data: bytes) -> tuple[HandleValue, ...]:
+    """A value list in wire form (see :func:`encode_values`); WireError when malformed."""
+    try:
+        return _plain_values(data)
+    except (struct.error, ValueError):  # short, not UTF-8 or not plain: the careful way says why
+        return read_values(Reader(data))
+
+
+class _NotPlain(ValueError):
+    pass
+
+
+_TTL_TYPES = {int(t): t for t in TtlType}
+
+
+def _plain_values(data: bytes) -> tuple[HandleValue, ...]:
+    """The values of a well-formed list without references (a stored record, typically), unpacked
+    with a few slices each; anything else raises struct.error or ValueError and is left to the Reader."""
+    (count,) = _U32.unpack_from(data, 0)
+    if count > len(data) // MIN_VALUE_SIZE:
+        raise _NotPlain
+    pos = 4
+    out = []
+    for _ in range(count):
+        index, timestamp, ttl_type, ttl, permissions = _VALUE_HEAD.unpack_from(data, pos)
+        (size,) = _U32.unpack_from(data, pos + 14)
+        start = pos + 18
+        kind = data[start : start + size].decode("utf-8")
+        pos = start + size
+        (size,) = _U32.unpack_from(data, pos)
+        value = data[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+        (refs,) = _U32.unpack_from(data, pos)
+        pos += 4
+        if refs or len(value) != size or ttl_type > 1 or permissions > 15:
+            raise _NotPlain
+        out.append(
+            HandleValue(
+                index, kind, bytes(value), _TTL_TYPES[ttl_type], ttl, timestamp, _PERMISSIONS[permissions]
+            )
+        )
+    return tuple(out)
 
 
 def decode_value(data: bytes) -> HandleValue:
