@@ -7,7 +7,7 @@ VENDOR := src/indunet/web/static/vendor/uPlot.iife.min.js
 # Root installs system packages directly; anyone else goes through sudo.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo serve test lint typecheck bench clean chromium node
+.PHONY: setup demo serve test lint typecheck bench clean chromium node openssl
 
 setup: $(STAMP) $(VENDOR)
 
@@ -29,6 +29,10 @@ $(VENDOR): console/package.json console/package-lock.json | node
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# SM2 interoperability tests cross-check with the OpenSSL 3 command line.
+openssl:
+	@command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openssl; }
+
 demo: setup
 	$(BIN)/indunet demo
 
@@ -39,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: setup chromium lint
+test: setup chromium openssl lint
 	$(BIN)/pytest
 
 bench: setup

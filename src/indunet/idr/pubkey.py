@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-import gmalg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
@@ -35,6 +34,9 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from indunet.idr.wire.errors import WireError
 from indunet.idr.wire.primitives import Reader, Writer
+from indunet.security.crypto import der
+from indunet.security.crypto.keys import UnsupportedKey, der_of, load_private_key, private_pem
+from indunet.security.crypto.sm2 import InvalidKey, Sm2PrivateKey, Sm2PublicKey
 
 RSA: Final = "RSA_PUB_KEY"
 DSA: Final = "DSA_PUB_KEY"
@@ -103,12 +105,11 @@ def decode_public(data: bytes) -> PublicKey:
 class PrivateKey:
     kind: str
     rsa_dsa: rsa.RSAPrivateKey | dsa.DSAPrivateKey | None = None
-    sm2_secret: bytes = b""
-    sm2_public: bytes = b""
+    sm2: Sm2PrivateKey | None = None
 
     def public(self) -> PublicKey:
-        if self.kind == SM2:
-            return PublicKey(SM2, (self.sm2_public,))
+        if self.sm2 is not None:
+            return PublicKey(SM2, (self.sm2.public_key().point,))
         assert self.rsa_dsa is not None
         with _dsa():
             numbers = self.rsa_dsa.public_key().public_numbers()
@@ -118,12 +119,9 @@ class PrivateKey:
         return PublicKey(DSA, tuple(_int_bytes(n) for n in (params.q, params.p, params.g, numbers.y)))
 
     def to_pem(self) -> bytes:
-        """PKCS #8 PEM for RSA and DSA; for SM2 a PEM-armoured raw key (secret || public point)."""
-        if self.kind == SM2:
-            import base64
-
-            body = base64.encodebytes(self.sm2_secret + self.sm2_public).decode()
-            return f"-----BEGIN SM2 PRIVATE KEY-----\n{body}-----END SM2 PRIVATE KEY-----\n".encode()
+        """PKCS #8 PEM (for SM2 as OpenSSL writes it: ``openssl pkey`` reads it)."""
+        if self.sm2 is not None:
+            return private_pem(load_private_key(self.sm2.to_der()))
         assert self.rsa_dsa is not None
         with _dsa():
             return self.rsa_dsa.private_bytes(
@@ -138,21 +136,22 @@ def generate(kind: str) -> PrivateKey:
         with _dsa():
             return PrivateKey(DSA, dsa.generate_private_key(key_size=2048))
     if kind == SM2:
-        secret, point = gmalg.SM2().generate_keypair()
-        return PrivateKey(SM2, sm2_secret=secret, sm2_public=point)
+        return PrivateKey(SM2, sm2=Sm2PrivateKey.generate(SM2_USER_ID))
     raise PublicKeyError(f"key type {kind!r} is not RSA, DSA or SM2")
 
 
 def load_private(pem: bytes) -> PrivateKey:
-    """A private key from :meth:`PrivateKey.to_pem`'s output (or any unencrypted RSA/DSA PEM)."""
-    if b"BEGIN SM2 PRIVATE KEY" in pem:
-        import base64
-
-        body = b"".join(line for line in pem.splitlines() if line and not line.startswith(b"-----"))
-        raw = base64.decodebytes(body)
-        if len(raw) != 32 + 65:
-            raise PublicKeyError("an SM2 private key file holds 32 + 65 octets")
-        return PrivateKey(SM2, sm2_secret=raw[:32], sm2_public=raw[32:])
+    """A private key from :meth:`PrivateKey.to_pem`'s output, or any unencrypted RSA, DSA or SM2 PEM
+    (SM2 as ``openssl genpkey -algorithm SM2`` writes it)."""
+    try:
+        secret, _ = der.decode_private_key(der_of(pem))
+    except (der.DerError, UnsupportedKey):
+        pass  # not SM2: RSA or DSA, or nothing (below)
+    else:
+        try:
+            return PrivateKey(SM2, sm2=Sm2PrivateKey(secret.to_bytes(32, "big"), SM2_USER_ID))
+        except (InvalidKey, OverflowError) as exc:
+            raise PublicKeyError(f"not an SM2 private key: {exc}") from exc
     try:
         with _dsa():
             loaded = serialization.load_pem_private_key(pem, password=None)
@@ -170,9 +169,9 @@ def load_private(pem: bytes) -> PrivateKey:
 
 def sign(key: PrivateKey, message: bytes) -> bytes:
     """The challenge answer: algorithm name and signature over ``message``."""
-    if key.kind == SM2:
-        r, s = gmalg.SM2(key.sm2_secret, SM2_USER_ID, key.sm2_public).sign(message)
-        signature = r.rjust(32, b"\0") + s.rjust(32, b"\0")
+    if key.sm2 is not None:
+        r, s = der.decode_signature(key.sm2.sign(message))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     elif isinstance(key.rsa_dsa, rsa.RSAPrivateKey):
         signature = key.rsa_dsa.sign(message, padding.PKCS1v15(), hashes.SHA256())
     else:
@@ -210,10 +209,11 @@ def verify(public_data: bytes, message: bytes, answer: bytes) -> bool:
             return True
         if len(signature) != 64:
             return False
-        return bool(
-            gmalg.SM2(pk=key.numbers[0], uid=SM2_USER_ID).verify(message, signature[:32], signature[32:])
+        encoded = der.encode_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
         )
-    except (InvalidSignature, ValueError, ArithmeticError):
+        return Sm2PublicKey(key.numbers[0], SM2_USER_ID).verify(encoded, message)
+    except (InvalidSignature, InvalidKey, ValueError, ArithmeticError):
         return False
     except Exception:  # a library's own error on a hostile key: still just "not verified"
         return False
