@@ -63,7 +63,7 @@ from indunet.idr.templates import (
     template_ref,
 )
 from indunet.idr.wire.values import decode_values, encode_values
-from indunet.store.engine import create_metadata_engine
+from indunet.store.engine import create_metadata_engine, engine_url
 
 READER_MMAP_BYTES = 2 << 30
 
@@ -680,16 +680,6 @@ def _one_row_per_record(engine: Engine) -> None:
         metadata.create_all(conn, tables=[handles])
         rows = [(h, p, c, u, *_columns(found.get(h, ()))) for h, p, c, u in kept]
         cursor.executemany(_INSERT_SQL if sqlite else _INSERT_SQL.replace("?", "%s"), rows)
-
-
-def engine_url(location: str | Path) -> str:
-    """A SQLAlchemy URL for a file path, a ``sqlite://`` URL or a ``postgresql://`` URL."""
-    text = str(location)
-    if text.startswith("postgresql://"):
-        return text.replace("postgresql://", "postgresql+psycopg://", 1)
-    if text.startswith(("postgresql+", "sqlite:")):
-        return text
-    return f"sqlite:///{Path(text).expanduser()}"
 
 
 def open_store(location: str | Path, schema: str = "public", *, change_log: bool = False) -> HandleStore:

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from indunet.security.crypto.sm3 import sm3
 
+Hasher = Callable[[bytes], bytes]
 Subtree = Callable[[int, int], bytes]
 """The hash of the subtree over leaves ``[start, end)`` (a subtree as the tree splits)."""
 
@@ -34,7 +35,7 @@ _HASHES: dict[HashAlgorithm, Callable[[bytes], bytes]] = {
 }
 
 
-def hasher(algorithm: HashAlgorithm | str) -> Callable[[bytes], bytes]:
+def hasher(algorithm: HashAlgorithm | str) -> Hasher:
     return _HASHES[HashAlgorithm(algorithm)]
 
 

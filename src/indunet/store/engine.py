@@ -57,3 +57,13 @@ def current_revision(engine: Engine) -> str | None:
         except Exception:
             return None
     return None if row is None else str(row[0])
+
+
+def engine_url(location: str | Path) -> str:
+    """A SQLAlchemy URL for a file path, a ``sqlite://`` URL or a ``postgresql://`` URL."""
+    text = str(location)
+    if text.startswith("postgresql://"):
+        return text.replace("postgresql://", "postgresql+psycopg://", 1)
+    if text.startswith(("postgresql+", "sqlite:")):
+        return text
+    return f"sqlite:///{Path(text).expanduser()}"

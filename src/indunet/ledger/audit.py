@@ -1,0 +1,205 @@
+"""Auditing a whole ledger offline: every tree head's signature, every entry, every root.
+
+Entries are read in order from a :class:`Source` (a dump file or a ledger's API), their leaf hashes
+folded into a compact range (the hashes of the complete subtrees so far, O(log n) of them), and the
+root at each signed head's size compared with the head's. So an edited, inserted, dropped or
+reordered entry, a head signed by another key, or a head whose root the entries do not give, is
+found, with memory that does not grow with the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from indunet.ledger import merkle
+from indunet.ledger.entries import BadEntry, decode
+from indunet.ledger.heads import BadDocument, Cosignature, TreeHead
+
+PAGE = 1000
+
+
+class Source(Protocol):
+    def heads(self) -> list[bytes]: ...
+
+    def entries(self) -> Iterator[tuple[int, bytes]]: ...
+
+    def cosignatures(self) -> list[bytes]: ...
+
+
+@dataclass
+class Report:
+    log: str | None = None
+    entries: int = 0
+    heads: int = 0
+    cosignatures: int = 0
+    checked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems and self.heads > 0
+
+
+class CompactRange:
+    """The complete subtrees' hashes of the leaves so far, largest first."""
+
+    def __init__(self, h: merkle.Hasher) -> None:
+        self.h = h
+        self._stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def add(self, leaf: bytes) -> None:
+        self._stack.append((1, leaf))
+        self.size += 1
+        while len(self._stack) >= 2 and self._stack[-1][0] == self._stack[-2][0]:
+            (width, right), (_, left) = self._stack.pop(), self._stack.pop()
+            self._stack.append((2 * width, merkle.node_hash(self.h, left, right)))
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return merkle.empty_root(self.h)
+        result = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            result = merkle.node_hash(self.h, left, result)
+        return result
+
+
+def audit(source: Source, expected_log: str | None = None) -> Report:
+    report = Report()
+    heads: list[TreeHead] = []
+    for raw in source.heads():
+        try:
+            heads.append(TreeHead.parse(raw, expected_log))
+        except BadDocument as exc:
+            report.problems.append(f"tree head rejected: {exc}")
+    heads.sort(key=lambda head: head.size)
+    report.heads = len(heads)
+    if not heads:
+        report.problems.append("no signed tree head to check against")
+        return report
+    report.log = heads[0].log
+    for each in heads:
+        if each.log != report.log:
+            report.problems.append(f"head of size {each.size} signed by {each.log}, others by {report.log}")
+    for earlier, later in itertools.pairwise(heads):
+        if earlier.size == later.size and earlier.root != later.root:
+            report.problems.append(f"two heads of size {earlier.size} with different roots (a split view)")
+    try:
+        h = merkle.hasher(heads[0].hash)
+    except ValueError:
+        report.problems.append(f"unknown hash {heads[0].hash!r}")
+        return report
+    report.checked.append(
+        f"{len(heads)} tree heads signed by {report.log}" + (" (the pinned log)" if expected_log else "")
+    )
+    tree = CompactRange(h)
+    pending = iter(heads)
+    head = next(pending, None)
+    for seq, body in source.entries():
+        while head is not None and head.size == tree.size:
+            _compare(report, head, tree)
+            head = next(pending, None)
+        if seq != tree.size:
+            report.problems.append(f"entry {seq} where entry {tree.size} was expected (dropped or reordered)")
+            return report
+        try:
+            decode(body)
+        except BadEntry as exc:
+            report.problems.append(f"entry {seq}: {exc}")
+        tree.add(merkle.leaf_hash(h, body))
+    while head is not None and head.size == tree.size:
+        _compare(report, head, tree)
+        head = next(pending, None)
+    if head is not None:
+        report.problems.append(f"a head of size {head.size} but only {tree.size} entries")
+    report.entries = tree.size
+    report.checked.append(f"{tree.size} entries decoded and hashed; every head's root recomputed from them")
+    for raw in source.cosignatures():
+        try:
+            cosignature = Cosignature.parse(raw)
+        except BadDocument as exc:
+            report.problems.append(f"cosignature rejected: {exc}")
+            continue
+        if not any(cosignature.covers(each) for each in heads):
+            report.problems.append(f"cosignature by {cosignature.witness} of a head this log never issued")
+            continue
+        report.cosignatures += 1
+    if report.cosignatures:
+        report.checked.append(f"{report.cosignatures} witness cosignatures verified against the heads")
+    return report
+
+
+def _compare(report: Report, head: TreeHead, tree: CompactRange) -> None:
+    if tree.root() != head.root:
+        report.problems.append(f"the entries do not give the root of the head of size {head.size}")
+
+
+# -- sources ----------------------------------------------------------------------------------------------
+
+
+class DumpSource:
+    """A dump: JSON lines of ``{"head": ...}``, ``{"seq": n, "body": base64}``, ``{"cosignature": ...}``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _lines(self) -> Iterator[dict[str, object]]:
+        with self.path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        item = json.loads(line)
+                    except ValueError:
+                        raise BadDocument(f"line {number} of the dump is not JSON") from None
+                    if isinstance(item, dict):
+                        yield item
+
+    def heads(self) -> list[bytes]:
+        return [str(item["head"]).encode() for item in self._lines() if "head" in item]
+
+    def cosignatures(self) -> list[bytes]:
+        return [str(item["cosignature"]).encode() for item in self._lines() if "cosignature" in item]
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        for item in self._lines():
+            if "seq" in item:
+                yield int(str(item["seq"])), base64.b64decode(str(item["body"]))
+
+
+class ApiSource:
+    """A ledger's HTTP API (``/api/v1/ledger``), paged."""
+
+    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+        self.base = base_url.rstrip("/")
+        self.client = client or httpx.Client(timeout=30)
+
+    def _get(self, path: str, **params: int) -> object:
+        response = self.client.get(f"{self.base}{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def heads(self) -> list[bytes]:
+        found = self._get("/heads")
+        return [str(item).encode() for item in found] if isinstance(found, list) else []
+
+    def cosignatures(self) -> list[bytes]:
+        found = self._get("/cosignatures")
+        return [str(item).encode() for item in found] if isinstance(found, list) else []
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        start = 0
+        while True:
+            page = self._get("/entries", start=start, end=start + PAGE)
+            if not isinstance(page, list) or not page:
+                return
+            for item in page:
+                yield int(item["seq"]), base64.b64decode(item["body"])
+            start += len(page)

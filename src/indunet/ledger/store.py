@@ -1,0 +1,255 @@
+"""The ledger's log in SQL: entries, the hashes of its complete subtrees, and its signed tree heads.
+
+Theory of operation: every entry is a leaf; appending leaf ``i`` completes one subtree per trailing
+one-bit of ``i`` (the ones that end at ``i``), and the hash of each completed subtree is stored once
+(``ledger_node``: level, index). Any subtree hash a proof needs is then a few stored hashes combined
+(:meth:`LogStore.subtree`), so appends cost O(1) rows on average and proofs O(log² n) point reads,
+at any size. PostgreSQL holds the log for replicated deployments (its own replication, no consensus
+of ours); appends take the head row's lock, so concurrent writers serialise; SQLite serialises in
+process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+
+from indunet.ledger import merkle
+from indunet.ledger.merkle import HashAlgorithm
+from indunet.store.engine import create_metadata_engine, engine_url
+
+MAX_ENTRY = 16 * 1024
+MAX_BATCH = 10_000
+
+metadata = MetaData()
+
+heads = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+)
+
+entries = Table(
+    "ledger_entry",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+nodes = Table(
+    "ledger_node",
+    metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+"""Hashes of complete subtrees of 2**level leaves (level >= 1); leaves' own hashes are in entries."""
+
+tree_heads = Table(
+    "ledger_sth",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("document", LargeBinary, nullable=False),
+)
+"""Signed tree heads as issued (the signed document, see :mod:`indunet.ledger.heads`)."""
+
+cosignatures = Table(
+    "ledger_cosignature",
+    metadata,
+    Column("size", BigInteger, nullable=False),
+    Column("witness", Text, nullable=False),
+    Column("document", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("size", "witness"),
+)
+
+
+class EntryTooLarge(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    body: bytes
+    at: datetime
+
+
+class LogStore:
+    """One ledger's log; open with :func:`open_log`."""
+
+    def __init__(self, engine: Engine, algorithm: HashAlgorithm = HashAlgorithm.SHA256) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._lock = threading.Lock()
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            row = conn.execute(select(heads).where(heads.c.id == 1)).first()
+            if row is None:
+                conn.execute(insert(heads).values(id=1, size=0, hash=str(algorithm)))
+                row = conn.execute(select(heads).where(heads.c.id == 1)).first()
+        assert row is not None
+        self.algorithm = HashAlgorithm(row.hash)
+        """The hash the log was created with: fixed for its life (every stored hash depends on it)."""
+        self.h = merkle.hasher(self.algorithm)
+
+    # -- appending ------------------------------------------------------------------------------------
+
+    def append(self, bodies: Sequence[bytes]) -> int:
+        """Append entries in order, in one transaction; the sequence number of the first."""
+        if not 0 < len(bodies) <= MAX_BATCH:
+            raise ValueError(f"append 1 to {MAX_BATCH} entries at a time")
+        for body in bodies:
+            if len(body) > MAX_ENTRY:
+                raise EntryTooLarge(f"a ledger entry is at most {MAX_ENTRY} octets")
+        with self._lock, self.engine.begin() as conn:
+            query = select(heads.c.size).where(heads.c.id == 1)
+            size = int(conn.execute(query if self._sqlite else query.with_for_update()).scalar_one())
+            first = size
+            now = datetime.now(UTC)
+            fresh: dict[tuple[int, int], bytes] = {}
+            entry_rows: list[dict[str, Any]] = []
+            node_rows: list[dict[str, Any]] = []
+            for body in bodies:
+                leaf = merkle.leaf_hash(self.h, body)
+                entry_rows.append({"seq": size, "body": body, "leaf": leaf, "at": now})
+                fresh[(0, size)] = leaf
+                level, index, current = 0, size, leaf
+                while index & 1:
+                    left = fresh.get((level, index - 1)) or self._perfect(conn, level, index - 1)
+                    current = merkle.node_hash(self.h, left, current)
+                    level, index = level + 1, index >> 1
+                    fresh[(level, index)] = current
+                    node_rows.append({"level": level, "idx": index, "hash": current})
+                size += 1
+            conn.execute(insert(entries), entry_rows)
+            if node_rows:
+                conn.execute(insert(nodes), node_rows)
+            conn.execute(update(heads).where(heads.c.id == 1).values(size=size))
+        return first
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(heads.c.size).where(heads.c.id == 1)).scalar_one())
+
+    def entries(self, start: int, end: int) -> list[Entry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(entries.c.seq, entries.c.body, entries.c.at)
+                .where(entries.c.seq >= start, entries.c.seq < end)
+                .order_by(entries.c.seq)
+            )
+            return [Entry(int(r.seq), bytes(r.body), r.at) for r in rows]
+
+    @contextmanager
+    def reader(self) -> Iterator[merkle.Subtree]:
+        """``subtree(start, end)`` over the stored tree, on one connection (a proof's reads)."""
+        with self.engine.connect() as conn:
+            cache: dict[tuple[int, int], bytes] = {}
+
+            def subtree(start: int, end: int) -> bytes:
+                width = end - start
+                if width & (width - 1) == 0 and start % width == 0:
+                    key = (width.bit_length() - 1, start // width)
+                    found = cache.get(key)
+                    if found is None:
+                        found = cache[key] = self._perfect(conn, *key)
+                    return found
+                k = merkle.split(width)
+                return merkle.node_hash(self.h, subtree(start, start + k), subtree(start + k, end))
+
+            yield subtree
+
+    def root(self, size: int) -> bytes:
+        with self.reader() as subtree:
+            return merkle.root(self.h, subtree, size)
+
+    def leaf(self, seq: int) -> bytes:
+        with self.engine.connect() as conn:
+            return self._perfect(conn, 0, seq)
+
+    def _perfect(self, conn: Connection, level: int, index: int) -> bytes:
+        if level == 0:
+            found = conn.execute(select(entries.c.leaf).where(entries.c.seq == index)).scalar_one_or_none()
+        else:
+            found = conn.execute(
+                select(nodes.c.hash).where(nodes.c.level == level, nodes.c.idx == index)
+            ).scalar_one_or_none()
+        if found is None:
+            raise LookupError(f"no complete subtree at level {level}, index {index}")
+        return bytes(found)
+
+    # -- signed tree heads and cosignatures ------------------------------------------------------------
+
+    def save_head(self, size: int, document: bytes) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(select(tree_heads.c.size).where(tree_heads.c.size == size)).first() is None:
+                conn.execute(insert(tree_heads).values(size=size, document=document))
+
+    def head(self, size: int) -> bytes | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(tree_heads.c.document).where(tree_heads.c.size == size)
+            ).scalar_one_or_none()
+            return None if found is None else bytes(found)
+
+    def heads(self) -> list[bytes]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tree_heads.c.document).order_by(tree_heads.c.size))
+            return [bytes(r.document) for r in rows]
+
+    def latest_head(self) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tree_heads.c.document).order_by(tree_heads.c.size.desc()).limit(1)
+            ).first()
+            return None if row is None else bytes(row.document)
+
+    def save_cosignature(self, size: int, witness: str, document: bytes) -> None:
+        with self.engine.begin() as conn:
+            key = (cosignatures.c.size == size) & (cosignatures.c.witness == witness)
+            if conn.execute(select(cosignatures.c.size).where(key)).first() is None:
+                conn.execute(insert(cosignatures).values(size=size, witness=witness, document=document))
+
+    def cosignatures(self, size: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(cosignatures.c.document).where(cosignatures.c.size == size))
+            return [bytes(r.document) for r in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_log(
+    location: str | Path, schema: str = "public", algorithm: HashAlgorithm = HashAlgorithm.SHA256
+) -> LogStore:
+    return LogStore(create_metadata_engine(engine_url(location), schema), algorithm)
