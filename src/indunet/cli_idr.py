@@ -181,11 +181,45 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
                 ensure_prefix(store, prefix, secret, own, public_key)
             for prefix, limit in quotas.items():
                 records.set_quota(store, prefix, limit)
+        ledger = _ledger(args, store, location) if args.ledger else None
         with _workers(args, str(location)):
-            asyncio.run(_serve(store, prefixes, args))
+            asyncio.run(_serve(store, prefixes, args, ledger))
     finally:
         store.close()
     return 0
+
+
+def _ledger(args: argparse.Namespace, store: Any, location: str | Path) -> Any:
+    """The node's ledger in its store's database, recording allocations from here on (and any made
+    while it was not running); signed with ``--ledger-key``, or a key made next to the store."""
+    from indunet.ledger.allocations import AllocationRecorder
+    from indunet.ledger.service import Ledger
+    from indunet.ledger.store import open_log
+    from indunet.security.crypto import keys
+
+    if args.workers > 1 or _is_worker():
+        raise InvalidInput(_t("cli.idr_ledger_workers"), key="cli.idr_ledger_workers")
+    key_path = Path(args.ledger_key) if args.ledger_key else Path(f"{location}.ledger-key.pem")
+    if not key_path.exists():
+        if args.ledger_key or not isinstance(location, Path):
+            raise InvalidInput(
+                _t("cli.ledger_bad_key", error=f"no {key_path}"),
+                key="cli.ledger_bad_key",
+                error=str(key_path),
+            )
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(keys.private_pem(keys.generate(keys.Algorithm.SM2)))
+    try:
+        key = keys.load_private_key(key_path.read_bytes())
+    except keys.UnsupportedKey as exc:
+        raise InvalidInput(
+            _t("cli.ledger_bad_key", error=str(exc)), key="cli.ledger_bad_key", error=str(exc)
+        ) from None
+    ledger = Ledger(open_log(location), key)
+    AllocationRecorder(ledger, store)
+    print(_t("cli.ledger_serving", log=ledger.did, size=ledger.store.size()), flush=True)
+    return ledger
 
 
 _WORKER_ENV = "INDUNET_IDR_WORKER"
@@ -306,13 +340,13 @@ async def _run(node: Any, app: Any, args: argparse.Namespace, served: str) -> No
         await node.stop()
 
 
-async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace) -> None:
+async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace, ledger: Any = None) -> None:
     from indunet.idr.app import create_node_app
     from indunet.idr.service import Service
 
     service = Service(store, prefixes, cache_size=args.cache_size)
     node = await _listen(service, args)
-    await _run(node, create_node_app(store, handler=service), args, ", ".join(prefixes))
+    await _run(node, create_node_app(store, handler=service, ledger=ledger), args, ", ".join(prefixes))
 
 
 async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:
@@ -472,6 +506,8 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument(
         "--cache-size", type=int, default=100_000, metavar="N", help=_t("cli.help.idr_cache_size")
     )
+    serve.add_argument("--ledger", action="store_true", help=_t("cli.help.idr_ledger"))
+    serve.add_argument("--ledger-key", metavar="FILE", help=_t("cli.help.idr_ledger_key"))
     reg = add("register", cmd_idr_register, "cli.help.idr_register", idr)
     reg.add_argument("handle")
     reg.add_argument("--server", required=True, metavar="HOST:PORT")

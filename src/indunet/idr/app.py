@@ -17,10 +17,10 @@ from indunet.web import problems
 
 
 def create_node_app(
-    store: HandleStore, *, handler: Any = None, max_body_bytes: int = MAX_BODY_BYTES
+    store: HandleStore, *, handler: Any = None, max_body_bytes: int = MAX_BODY_BYTES, ledger: Any = None
 ) -> FastAPI:
     """The node's HTTP interface; with ``handler`` (the node's protocol service) also the Handle
-    protocol itself over HTTP (``POST /``)."""
+    protocol itself over HTTP (``POST /``); with ``ledger`` its allocation ledger (``/api/v1/ledger``)."""
     app = FastAPI(title="indunet identifier node", docs_url=None, redoc_url=None)
     problems.install(app)
     if handler is not None:
@@ -31,5 +31,9 @@ def create_node_app(
 
     app.include_router(create_router(store, max_body_bytes=max_body_bytes))
     app.include_router(create_enterprise_router(store, caller_of))
+    if ledger is not None:
+        from indunet.ledger.api import create_ledger_router
+
+        app.include_router(create_ledger_router(ledger))
     app.add_middleware(QuickReads, store=store)
     return app

@@ -85,7 +85,7 @@ class TreeHead:
     def sign(cls, key: PrivateKey, size: int, root: bytes, hash_name: str, timestamp_ms: int) -> TreeHead:
         log = bid_of(key.public_key())
         body = {"log": log, "size": size, "root": root.hex(), "hash": hash_name, "timestamp": timestamp_ms}
-        return cls.parse(_signed(_HEAD, body, key))
+        return cls(log, size, root, hash_name, timestamp_ms, _signed(_HEAD, body, key))
 
     @classmethod
     def parse(cls, raw: bytes, expected_log: str | None = None) -> TreeHead:

@@ -18,6 +18,8 @@ class Ledger:
         self.store = store
         self.key = key
         self.did = bid_of(key.public_key())
+        self._latest: TreeHead | None = None
+        """The last head this process signed or read (one writer per ledger: it stays the latest)."""
 
     def record(self, recorded: Sequence[LedgerEntry]) -> TreeHead:
         """Append entries and sign the tree head that includes them."""
@@ -33,11 +35,14 @@ class Ledger:
             self.key, size, self.store.root(size), str(self.store.algorithm), int(time.time() * 1000)
         )
         self.store.save_head(size, head.raw)
+        self._latest = head
         return head
 
     def latest_head(self) -> TreeHead | None:
-        raw = self.store.latest_head()
-        return None if raw is None else TreeHead.parse(raw, self.did)
+        if self._latest is None:
+            raw = self.store.latest_head()
+            self._latest = None if raw is None else TreeHead.parse(raw, self.did)
+        return self._latest
 
     def inclusion(self, seq: int, size: int) -> list[bytes]:
         with self.store.reader() as subtree:

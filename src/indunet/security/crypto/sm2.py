@@ -26,6 +26,13 @@ POINT_SIZE = 65
 SCALAR_SIZE = 32
 
 
+def _not_yet(_signature: bytes, _message: bytes) -> bool:
+    raise AssertionError("placeholder, never called")
+
+
+_NOT_YET: Callable[[bytes, bytes], bool] = _not_yet
+
+
 class InvalidKey(ValueError):
     """Not an SM2 key: wrong length, not on the curve, or out of range."""
 
@@ -56,12 +63,17 @@ class Sm2PublicKey:
     def __post_init__(self) -> None:
         engine = _SM2(pk=_checked_point(self.point), uid=_checked_uid(self.user_id))
         object.__setattr__(self, "_engine", engine)
-        fast = openssl_sm2.verifier(self.to_der(), self.user_id) if self.use_openssl else None
-        object.__setattr__(self, "_openssl", fast)
+        object.__setattr__(self, "_openssl", _NOT_YET if self.use_openssl else None)
+
+    def _fast(self) -> Callable[[bytes, bytes], bool] | None:
+        # Made on the first verification: a key only carried (or only encrypted to) costs nothing.
+        if self._openssl is _NOT_YET:
+            object.__setattr__(self, "_openssl", openssl_sm2.verifier(self.to_der(), self.user_id))
+        return self._openssl
 
     @property
     def verified_by(self) -> str:
-        return "openssl" if self._openssl is not None else "gmalglib"
+        return "openssl" if self._fast() is not None else "gmalglib"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """Whether ``signature`` (DER) is this key's over ``message``; False for malformed signatures."""
@@ -71,8 +83,9 @@ class Sm2PublicKey:
             return False
         if not (0 < r < 2**256 and 0 < s < 2**256):
             return False
-        if self._openssl is not None:
-            return self._openssl(signature, message)
+        fast = self._fast()
+        if fast is not None:
+            return fast(signature, message)
         return bool(self._engine.verify(message, r.to_bytes(32, "big") + s.to_bytes(32, "big")))
 
     def encrypt(self, plaintext: bytes) -> bytes:
