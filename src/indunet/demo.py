@@ -238,6 +238,12 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 ),
                 flush=True,
             )
+            print(
+                translate(
+                    "cli.demo_ledger", cli_language(), url=federation.ledger_url, log=federation.ledger_did
+                ),
+                flush=True,
+            )
             # Devices behind the gateway appear when it first reports them: identify them then too.
             later = threading.Timer(20.0, identify_devices, (platform, principal, base_url))
             later.daemon = True

@@ -14,13 +14,17 @@ import asyncio
 import json
 import os
 import secrets
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+import uvicorn
+
 from indunet.core.config import IdrNode
 from indunet.core.loop_thread import LoopThread
 from indunet.idr import enterprise, records
+from indunet.idr.app import create_node_app
 from indunet.idr.bootstrap import delegation_record, ensure_prefix
 from indunet.idr.records import SYSTEM
 from indunet.idr.recursive import Recursor
@@ -28,6 +32,10 @@ from indunet.idr.server import IdrServer
 from indunet.idr.service import Service
 from indunet.idr.sites import Endpoint, site
 from indunet.idr.store import HandleStore, open_store
+from indunet.ledger.allocations import AllocationRecorder
+from indunet.ledger.service import Ledger
+from indunet.ledger.store import open_log
+from indunet.security.crypto import keys
 
 TOP: Final = "88"
 SECONDARY: Final = "88.100"
@@ -109,6 +117,8 @@ class IdentifierFederation(LoopThread):
         self.secrets = _secrets(data_dir)
         self.nodes: tuple[IdrNode, ...] = ()
         self.resolver: Endpoint | None = None
+        self.ledger_url = ""
+        self.ledger_did = ""
         self._stores: list[HandleStore] = []
 
     def closed(self) -> None:
@@ -120,9 +130,26 @@ class IdentifierFederation(LoopThread):
         secondary_store = open_store(self.data_dir / "idr-secondary.db")
         self._stores = [top_store, secondary_store]
         stores = {TOP: top_store, SECONDARY: secondary_store, ENTERPRISE: self.enterprise_store}
-        servers = {p: await IdrServer(Service(s, (p,)), "127.0.0.1", 0).start() for p, s in stores.items()}
+        services = {p: Service(s, (p,)) for p, s in stores.items()}
+        servers = {p: await IdrServer(service, "127.0.0.1", 0).start() for p, service in services.items()}
         recursor = Recursor([Endpoint("127.0.0.1", servers[TOP].port)])
         resolver = await IdrServer(recursor, "127.0.0.1", 0).start()
+        # The top-level node keeps the allocation ledger, served with its REST API.
+        ledger = Ledger(
+            open_log(self.data_dir / "idr-top.db"), _ledger_key(self.data_dir / "idr-top.ledger-key.pem")
+        )
+        AllocationRecorder(ledger, top_store)
+        self.ledger_did = ledger.did
+        listening = socket.create_server(("127.0.0.1", 0))
+        top_http = uvicorn.Server(
+            uvicorn.Config(
+                create_node_app(top_store, handler=services[TOP], ledger=ledger),
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        serving = asyncio.ensure_future(top_http.serve(sockets=[listening]))
+        self.ledger_url = f"http://127.0.0.1:{listening.getsockname()[1]}/api/v1/ledger"
         try:
             for prefix, store in stores.items():
                 own = site([Endpoint("127.0.0.1", servers[prefix].port)])
@@ -151,6 +178,9 @@ class IdentifierFederation(LoopThread):
             self.ready()
             await stop.wait()
         finally:
+            top_http.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
+            ledger.store.close()
             await resolver.stop()
             recursor.close()
             for server in servers.values():
@@ -164,6 +194,15 @@ class IdentifierFederation(LoopThread):
             "admin": f"300:0.NA/{ENTERPRISE}",
             "secret": self.secrets[ENTERPRISE],
         }
+
+
+def _ledger_key(path: Path) -> keys.PrivateKey:
+    """The top-level node's ledger key, made once (readable by its owner only) and kept."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(keys.private_pem(keys.generate(keys.Algorithm.SM2)))
+    return keys.load_private_key(path.read_bytes())
 
 
 def _at(server: IdrServer) -> Endpoint:

@@ -9,6 +9,7 @@ from pathlib import Path
 from indunet import demo_idr
 from indunet.idr import client, records
 from indunet.idr.store import open_store
+from indunet.ledger.audit import ApiSource, audit
 
 
 def test_the_demo_federation_resolves_products_through_the_recursive_node(tmp_path: Path) -> None:
@@ -28,6 +29,9 @@ def test_the_demo_federation_resolves_products_through_the_recursive_node(tmp_pa
         assert shown["producedBy"] == machine and shown["TEMPLATE"] == "machined-part@1"
         # The secrets stay the same between runs (kept in the data directory, owner-only).
         assert (tmp_path / "demo-idr.json").stat().st_mode & 0o077 == 0
+        # The top-level node recorded its own prefix and the allocation of the secondary's; intact.
+        report = audit(ApiSource(federation.ledger_url), federation.ledger_did)
+        assert report.intact and report.entries == 2, report.problems
     finally:
         federation.stop()
     assert records.resolve(store, f"{demo_idr.ENTERPRISE}/P-2026-000001")  # the store outlives the nodes
