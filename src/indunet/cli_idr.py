@@ -25,6 +25,7 @@ from typing import Any
 
 import uvicorn
 
+from indunet import cli_idr_trust
 from indunet.core.config import Settings
 from indunet.core.errors import InvalidInput
 from indunet.core.i18n import cli_language, translate
@@ -402,11 +403,21 @@ def cmd_resolve(args: argparse.Namespace, _settings: Settings) -> int:
     except client.ClientError as exc:
         print(f"indunet: {_t('cli.idr_failed', handle=args.handle, error=str(exc))}", file=sys.stderr)
         return 1
-    print(
-        json.dumps(
-            {"handle": args.handle, "values": [value_json(v) for v in values]}, ensure_ascii=False, indent=2
-        )
-    )
+    shown: dict[str, Any] = {"handle": args.handle, "values": [value_json(v) for v in values]}
+    if args.verify:
+        from indunet.cli_idr_trust import verify_resolved
+        from indunet.idr.signed import NotTrusted
+
+        try:
+            verdict = verify_resolved(host, port, args.handle, values, args.anchor, args.tcp)
+        except NotTrusted as exc:
+            print(json.dumps(shown, ensure_ascii=False, indent=2))
+            print(
+                f"indunet: {_t('cli.idr_not_trusted', handle=args.handle, reason=str(exc))}", file=sys.stderr
+            )
+            return 1
+        shown["verified"] = {"signer": verdict.signer, "chain": verdict.chain}
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -537,3 +548,6 @@ def register(commands: Any, add: Any) -> None:
     resolve.add_argument("--type", action="append", default=[])
     resolve.add_argument("--index", action="append", default=[], type=int)
     resolve.add_argument("--tcp", action="store_true", help=_t("cli.help.resolve_tcp"))
+    resolve.add_argument("--verify", action="store_true", help=_t("cli.help.resolve_verify"))
+    resolve.add_argument("--anchor", metavar="BID", help=_t("cli.help.resolve_anchor"))
+    cli_idr_trust.register(idr, add)

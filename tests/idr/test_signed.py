@@ -1,0 +1,116 @@
+"""Signed identifier data: a record signed by its enterprise verifies up to the pinned top-level key
+through the prefixes' certificates, and every broken link is named: edited values, a foreign key,
+a forged or expired certificate, another anchor, a signer with no say over the identifier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indunet.idr.model import HandleValue
+from indunet.idr.signed import (
+    HS_CERT,
+    HS_SIGNATURE,
+    NotTrusted,
+    certify,
+    sign_record,
+    verify_record,
+)
+from indunet.ledger.did import bid_of
+from indunet.security.crypto import keys
+
+NOW = 1_796_601_600_000
+LATER = NOW + 365 * 86_400_000
+TOP, SECONDARY, ENTERPRISE = (keys.generate(keys.Algorithm.SM2) for _ in range(3))
+ANCHOR = bid_of(TOP.public_key())
+RECORD = [HandleValue(1, "URL", b"https://plant.example/pump-7"), HandleValue(2, "model", b"CP-200")]
+
+
+def na_records(enterprise_cert: HandleValue | None = None) -> dict[str, list[HandleValue]]:
+    return {
+        "0.NA/88": [certify(TOP, "88", "88", TOP.public_key(), LATER)],
+        "0.NA/88.100": [certify(TOP, "88", "88.100", SECONDARY.public_key(), LATER)],
+        "0.NA/88.100.1": [
+            enterprise_cert or certify(SECONDARY, "88.100", "88.100.1", ENTERPRISE.public_key(), LATER)
+        ],
+    }
+
+
+def fetcher(records: dict[str, list[HandleValue]]):  # type: ignore[no-untyped-def]
+    def fetch(handle: str) -> Sequence[HandleValue] | None:
+        return records.get(handle)
+
+    return fetch
+
+
+def signed(
+    handle: str = "88.100.1/pump-7", key: keys.PrivateKey = ENTERPRISE, signer: str = "88.100.1"
+) -> list[HandleValue]:
+    return [*RECORD, sign_record(key, signer, handle, RECORD, NOW)]
+
+
+def test_a_signed_record_verifies_up_to_the_pinned_top_level_key() -> None:
+    verdict = verify_record("88.100.1/pump-7", signed(), fetcher(na_records()), ANCHOR, NOW)
+    assert verdict.signer == "88.100.1" and verdict.chain == ["88.100.1", "88.100", "88"]
+    # Timestamps and TTLs are the server's: they are not what the enterprise signed.
+    restamped = [HandleValue(v.index, v.type, v.data, ttl=60, timestamp=NOW // 1000) for v in signed()]
+    assert (
+        verify_record("88.100.1/pump-7", restamped, fetcher(na_records()), ANCHOR, NOW).signer == "88.100.1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("edited value", "not the ones that were signed"),
+        ("another handle", "not the ones that were signed"),
+        ("foreign key", "does not verify"),
+        ("forged certificate", "not signed by 88.100"),
+        ("expired certificate", "expired"),
+        ("other anchor", "not the pinned anchor"),
+        ("signer without say", "may not sign"),
+        ("unsigned", "not signed"),
+        ("no certificate", "holds no certificate"),
+    ],
+)
+def test_every_broken_link_is_refused_and_named(case: str, expected: str) -> None:
+    handle, values, records, anchor = "88.100.1/pump-7", signed(), na_records(), ANCHOR
+    stranger = keys.generate(keys.Algorithm.SM2)
+    match case:
+        case "edited value":
+            values = [HandleValue(1, "URL", b"https://evil.example/"), *values[1:]]
+        case "another handle":
+            handle = "88.100.1/pump-8"
+        case "foreign key":
+            values = signed(key=stranger)
+        case "forged certificate":
+            records = na_records(certify(stranger, "88.100", "88.100.1", ENTERPRISE.public_key(), LATER))
+        case "expired certificate":
+            records = na_records(certify(SECONDARY, "88.100", "88.100.1", ENTERPRISE.public_key(), NOW - 1))
+        case "other anchor":
+            anchor = bid_of(stranger.public_key())
+        case "signer without say":
+            handle = "88.200.9/pump-7"
+            values = [*RECORD, sign_record(ENTERPRISE, "88.100.1", handle, RECORD, NOW)]
+        case "unsigned":
+            values = RECORD
+        case "no certificate":
+            records = {k: v for k, v in records.items() if k != "0.NA/88.100"}
+    with pytest.raises(NotTrusted, match=expected):
+        verify_record(handle, values, fetcher(records), anchor, NOW)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.binary(max_size=300))
+def test_garbage_signatures_and_certificates_are_just_not_trusted(
+    signature: bytes, certificate: bytes
+) -> None:
+    records = na_records()
+    records["0.NA/88.100"] = [HandleValue(401, HS_CERT, certificate)]
+    with pytest.raises(NotTrusted):
+        verify_record(
+            "88.100.1/x", [*RECORD, HandleValue(400, HS_SIGNATURE, signature)], fetcher(records), ANCHOR, NOW
+        )
