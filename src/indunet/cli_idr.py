@@ -354,7 +354,8 @@ async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:
     from indunet.idr import rest
     from indunet.idr.recursive import Recursor
 
-    recursor = Recursor(roots, negative_ttl_s=args.negative_ttl)
+    anchor = args.anchor or os.environ.get(cli_idr_trust.ANCHOR_ENV)
+    recursor = Recursor(roots, negative_ttl_s=args.negative_ttl, anchor=anchor)
     node = await _listen(recursor, args)
     try:
         await _run(node, rest.create_recursive_app(recursor), args, "*")
@@ -518,6 +519,7 @@ def register(commands: Any, add: Any) -> None:
         "--cache-size", type=int, default=100_000, metavar="N", help=_t("cli.help.idr_cache_size")
     )
     serve.add_argument("--ledger", action="store_true", help=_t("cli.help.idr_ledger"))
+    serve.add_argument("--anchor", metavar="BID", help=_t("cli.help.idr_serve_anchor"))
     serve.add_argument("--ledger-key", metavar="FILE", help=_t("cli.help.idr_ledger_key"))
     reg = add("register", cmd_idr_register, "cli.help.idr_register", idr)
     reg.add_argument("handle")

@@ -131,26 +131,19 @@ def verify_resolved(
     import os
 
     from indunet.idr import client
-    from indunet.idr.signed import verify_record
+    from indunet.idr.signed import chain_prefixes, verify_record
 
     pinned = anchor or os.environ.get(ANCHOR_ENV)
     if not pinned:
         raise InvalidInput(_t("cli.idr_anchor_required"), key="cli.idr_anchor_required")
     fetched: dict[str, Any] = {}
-    for prefix in _chain_prefixes(handle):
+    for prefix in chain_prefixes(handle):
         name = f"0.NA/{prefix}"
         try:
             fetched[name] = asyncio.run(client.resolve(host, port, name, tcp=tcp))
         except client.ClientError:
             fetched[name] = None
     return verify_record(handle, values, fetched.get, pinned, int(time.time() * 1000))
-
-
-def _chain_prefixes(handle: str) -> list[str]:
-    from indunet.idr.model import parents
-
-    prefix, _, suffix = handle.partition("/")
-    return parents(suffix if prefix.upper() == "0.NA" else prefix)
 
 
 def register(idr: Any, add: Any) -> None:

@@ -42,7 +42,7 @@ def test_certify_sign_and_verify_through_the_recursive_node(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = {**os.environ, "INDUNET_DATA_DIR": str(tmp_path), "INDUNET_LANGUAGE": "en"}
-    top, secondary, enterprise, recursive = (free_port() for _ in range(4))
+    top, secondary, enterprise, recursive, checking = (free_port() for _ in range(5))
     nodes = [
         _start(["--role", "top", "--prefix", "88", "--port", str(top), "--admin-secret", "t"], env),
         _start(["--role", "secondary", "--prefix", "88.100", "--port", str(secondary), "--admin-secret", "s"], env),
@@ -51,6 +51,22 @@ def test_certify_sign_and_verify_through_the_recursive_node(
     ]  # fmt: skip
     keyfile = {name: tmp_path / f"{name}.pem" for name in ("top", "secondary", "enterprise", "stranger")}
     anchor = bid_of(_key(keyfile["top"]).public_key())
+    # A recursive node that checks signed records itself, for clients that do not.
+    nodes.append(
+        _start(
+            [
+                "--role",
+                "recursive",
+                "--root",
+                f"127.0.0.1:{top}",
+                "--port",
+                str(checking),
+                "--anchor",
+                anchor,
+            ],
+            env,
+        )
+    )
     for name in ("secondary", "enterprise", "stranger"):
         _key(keyfile[name])
     at = {
@@ -100,9 +116,14 @@ def test_certify_sign_and_verify_through_the_recursive_node(
             main(["resolve", "88.100.1/pump-1", "--server", through, "--verify", "--anchor", stranger_anchor])
             == 1
         )
+        checked = f"127.0.0.1:{checking}"
+        assert main(["resolve", "88.100.1/pump-1", "--server", checked]) == 0
+        for refused in ("88.100.1/pump-2", "88.100.1/pump-3"):
+            assert main(["resolve", refused, "--server", checked]) == 1
+        assert "does not verify" in capsys.readouterr().err
         monkeypatch.delenv("INDUNET_IDR_ANCHOR", raising=False)
         assert main(["resolve", "88.100.1/pump-1", "--server", through, "--verify"]) == 2  # no anchor: usage
     finally:
         for node in nodes:
             node.send_signal(signal.SIGTERM)
-        assert [node.wait(15) for node in nodes] == [0, 0, 0, 0]
+        assert [node.wait(15) for node in nodes] == [0] * len(nodes)

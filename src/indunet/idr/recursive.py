@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from indunet.idr import signed
 from indunet.idr.model import (
     NA_PREFIX,
     HandleValue,
@@ -46,6 +47,7 @@ from indunet.idr.model import (
     split,
 )
 from indunet.idr.records import type_matches
+from indunet.idr.signed import HS_SIGNATURE
 from indunet.idr.sites import Endpoint, endpoints, sites_of
 from indunet.idr.upstream import UdpUpstream, Unreachable
 from indunet.idr.wire import (
@@ -93,6 +95,8 @@ class RecursorStats:
     upstream: int = 0
     failovers: int = 0
     referrals: int = 0
+    verified: int = 0
+    untrusted: int = 0
 
 
 def _ttl(values: Iterable[HandleValue], now_epoch: float, cap: float) -> float:
@@ -129,6 +133,9 @@ class Recursor:
     wall_clock: Callable[[], float] = time.time
     stats: RecursorStats = field(default_factory=RecursorStats)
     upstream: UdpUpstream = field(default_factory=UdpUpstream)
+    anchor: str | None = None
+    """BID of the top-level node's key: signed records (HS_SIGNATURE) are checked up to it on their
+    way into the cache, and refused when they do not verify (unsigned records pass as they are)."""
     _cache: OrderedDict[str, tuple[float, Outcome]] = field(default_factory=OrderedDict)
     _inflight: dict[str, asyncio.Future[Outcome]] = field(default_factory=dict)
     _down: dict[Endpoint, float] = field(default_factory=dict)
@@ -210,6 +217,7 @@ class Recursor:
             try:
                 async with asyncio.timeout(self.deadline_s):
                     outcome, ttl = await self._fetch(name)
+                    outcome = await self._checked(name, outcome)
             except TimeoutError:
                 outcome, ttl = Failed(int(ResponseCode.RC_ERROR), f"{name} not resolved in time"), 0.0
             if ttl > 0:
@@ -223,6 +231,23 @@ class Recursor:
         finally:
             _walking.reset(token)
             del self._inflight[name]
+
+    async def _checked(self, name: str, outcome: Outcome) -> Outcome:
+        if self.anchor is None or not isinstance(outcome, Found):
+            return outcome
+        if not any(v.type == HS_SIGNATURE for v in outcome.values):
+            return outcome
+        chain: dict[str, Sequence[HandleValue] | None] = {}
+        for level in signed.chain_prefixes(name):
+            fetched = await self.lookup(f"{NA_PREFIX}/{level}")
+            chain[f"{NA_PREFIX}/{level}"] = fetched.values if isinstance(fetched, Found) else None
+        try:
+            signed.verify_record(name, outcome.values, chain.get, self.anchor, int(self.wall_clock() * 1000))
+        except signed.NotTrusted as exc:
+            self.stats.untrusted += 1
+            return Failed(int(ResponseCode.RC_ERROR), f"{name} does not verify: {exc}")
+        self.stats.verified += 1
+        return outcome
 
     def _remember(self, name: str, outcome: Outcome, ttl: float) -> None:
         self._cache.pop(name, None)

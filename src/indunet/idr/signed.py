@@ -176,6 +176,12 @@ def verify_record(
     return Verdict(signer, chain)
 
 
+def chain_prefixes(handle: str) -> list[str]:
+    """The prefixes whose ``0.NA`` records a verification of ``handle`` may read, top first."""
+    prefix, _, suffix = handle.partition("/")
+    return parents(suffix if prefix.upper() == NA_PREFIX else prefix)
+
+
 def _certificates(prefix: str, fetch: Fetch) -> list[PrefixCertificate]:
     found = fetch(f"{NA_PREFIX}/{prefix}") or []
     out = []
