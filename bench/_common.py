@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,25 @@ PG_SERVER = os.environ.get("INDUNET_BENCH_PG", "postgresql://postgres@127.0.0.1:
 RESULTS_DIR = Path(__file__).parent / "results"
 SECOND_US = 1_000_000
 HOUR_US = 3600 * SECOND_US
+
+
+CACHE = Path.home() / ".cache" / "indunet-bench"
+"""Large data sets built once and kept between runs (10 million identifiers, ledger entries)."""
+
+
+def cached_file(name: str, build: Callable[[Path], None]) -> Path:
+    """``CACHE/name``, built by ``build(path)`` unless a complete earlier build is there (a build cut
+    short is thrown away and started again)."""
+    path = CACHE / name
+    done = path.with_suffix(".done")
+    if done.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CACHE.glob(path.name + "*"):
+        stale.unlink()
+    build(path)
+    done.touch()
+    return path
 
 
 def machine() -> str:

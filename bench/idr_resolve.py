@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from _common import free_port, record, write_results
+from _common import cached_file, free_port, record, write_results
 from indunet.idr.bootstrap import ensure_prefix
 from indunet.idr.model import HandleValue
 from indunet.idr.store import open_store
@@ -45,7 +45,6 @@ PREFIX = "88.100.1"
 HOT = 10_000
 WORKERS = 2
 WINDOW = 32
-CACHE = Path.home() / ".cache" / "indunet-bench"
 NATIVE = Path(__file__).resolve().parent / "native" / "idr_load.c"
 
 HTTP_PEER = """
@@ -63,35 +62,30 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 
 def _store(count: int) -> Path:
     """A store of ``count`` identifiers ``88.100.1/p00000000``..., built once and kept."""
-    path = CACHE / f"idr-v2-{count}.db"  # v2: one row per record
-    done = path.with_suffix(".done")
-    if done.exists():
-        return path
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for stale in CACHE.glob(path.name + "*"):
-        stale.unlink()
-    store = open_store(path)
-    ensure_prefix(store, PREFIX, b"bench")
-    store.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=OFF")
-    now = "2026-12-07 00:00:00.000000"
-    batch = 100_000
-    for first in range(0, count, batch):
-        ids = range(first, min(count, first + batch))
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO idr_handle (handle, prefix, created, updated, all_public, template, record)"
-            " VALUES (?, ?, ?, ?, 1, NULL, ?)",
-            [(f"{PREFIX}/p{i:08d}", PREFIX, now, now, encode_values(_values(i))) for i in ids],
-        )
-        conn.execute("COMMIT")
-    conn.execute("INSERT OR REPLACE INTO idr_prefix_count (prefix, n) VALUES (?, ?)", (PREFIX, count))
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    done.touch()
-    return path
+
+    def build(path: Path) -> None:
+        store = open_store(path)
+        ensure_prefix(store, PREFIX, b"bench")
+        store.close()
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF")
+        now = "2026-12-07 00:00:00.000000"
+        batch = 100_000
+        for first in range(0, count, batch):
+            ids = range(first, min(count, first + batch))
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO idr_handle (handle, prefix, created, updated, all_public, template, record)"
+                " VALUES (?, ?, ?, ?, 1, NULL, ?)",
+                [(f"{PREFIX}/p{i:08d}", PREFIX, now, now, encode_values(_values(i))) for i in ids],
+            )
+            conn.execute("COMMIT")
+        conn.execute("INSERT OR REPLACE INTO idr_prefix_count (prefix, n) VALUES (?, ?)", (PREFIX, count))
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+
+    return cached_file(f"idr-v2-{count}.db", build)  # v2: one row per record
 
 
 def _values(i: int) -> list[HandleValue]:

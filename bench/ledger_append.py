@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import record, write_results
+from _common import cached_file, record, write_results
 from indunet.ledger import merkle
 from indunet.ledger.entries import Kind, LedgerEntry
 from indunet.ledger.service import Ledger
@@ -28,7 +28,6 @@ from indunet.ledger.store import open_log
 from indunet.security.crypto import keys
 
 NAME = "ledger_append"
-CACHE = Path.home() / ".cache" / "indunet-bench"
 BATCH = 1_000
 
 
@@ -40,19 +39,13 @@ def _body(i: int) -> bytes:
 
 
 def _built(count: int) -> Path:
-    path = CACHE / f"ledger-v1-{count}.db"
-    done = path.with_suffix(".done")
-    if done.exists():
-        return path
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for stale in CACHE.glob(path.name + "*"):
-        stale.unlink()
-    log = open_log(path)
-    for first in range(0, count, 10_000):
-        log.append([_body(i) for i in range(first, min(count, first + 10_000))])
-    log.close()
-    done.touch()
-    return path
+    def build(path: Path) -> None:
+        log = open_log(path)
+        for first in range(0, count, 10_000):
+            log.append([_body(i) for i in range(first, min(count, first + 10_000))])
+        log.close()
+
+    return cached_file(f"ledger-v1-{count}.db", build)
 
 
 def _peer_rows(path: Path, bodies: list[bytes], batch: int) -> float:
@@ -104,7 +97,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         log.close()
         peer_batched = _peer_rows(Path(tmp) / "peer-batched.db", bodies, BATCH)
         ledger = Ledger(open_log(Path(tmp) / "single.db"), keys.generate(keys.Algorithm.SM2))
-        entries = [LedgerEntry(Kind.ALLOCATION, f"88.{i}", ledger.did, detail={"n": i}) for i in range(singles)]
+        entries = [
+            LedgerEntry(Kind.ALLOCATION, f"88.{i}", ledger.did, detail={"n": i}) for i in range(singles)
+        ]
         start = time.perf_counter()
         for entry in entries:
             ledger.record([entry])

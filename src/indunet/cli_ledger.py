@@ -48,7 +48,7 @@ def _source(args: argparse.Namespace) -> Any:
 
 def cmd_ledger_verify(args: argparse.Namespace, _settings: Settings) -> int:
     from indunet.ledger.audit import audit
-    from indunet.ledger.heads import BadDocument
+    from indunet.security.documents import BadDocument
 
     try:
         report = audit(_source(args), args.log)
@@ -88,9 +88,9 @@ def cmd_ledger_dump(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def cmd_ledger_witness(args: argparse.Namespace, _settings: Settings) -> int:
-    from indunet.ledger.heads import BadDocument
     from indunet.ledger.witness import SplitView, Witness
     from indunet.security.crypto import keys
+    from indunet.security.documents import BadDocument
 
     try:
         key = keys.load_private_key(Path(args.key).read_bytes())

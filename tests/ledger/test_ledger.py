@@ -16,12 +16,13 @@ from indunet.ledger import merkle
 from indunet.ledger.audit import DumpSource, audit
 from indunet.ledger.did import bid_of, is_bid
 from indunet.ledger.entries import Kind, LedgerEntry
-from indunet.ledger.heads import BadDocument, TreeHead
+from indunet.ledger.heads import TreeHead
 from indunet.ledger.service import Ledger
 from indunet.ledger.store import LogStore, open_log
 from indunet.ledger.witness import SplitView, Witness
 from indunet.security.crypto import keys
 from indunet.security.crypto.keys import Algorithm
+from indunet.security.documents import BadDocument
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

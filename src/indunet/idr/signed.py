@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from indunet.idr.model import NA_PREFIX, HandleValue, parents
 from indunet.ledger.did import bid_of
-from indunet.ledger.heads import canonical
+from indunet.security import documents
 from indunet.security.crypto import keys
 from indunet.security.crypto.keys import PrivateKey, PublicKey, UnsupportedKey
 from indunet.security.crypto.sm3 import sm3
+from indunet.security.documents import BadDocument, canonical
 
 HS_CERT: Final = "HS_CERT"
 HS_SIGNATURE: Final = "HS_SIGNATURE"
 SIGNATURE_INDEX: Final = 400
 CERT_INDEX: Final = 401
 MAX_CHAIN: Final = 8
-MAX_DOCUMENT: Final = 8 * 1024
 _CERT: Final = b"indunet-idr/prefix-certificate/v1\n"
 _SIGNATURE: Final = b"indunet-idr/record-signature/v1\n"
 
@@ -41,36 +40,22 @@ Fetch = Callable[[str], Sequence[HandleValue] | None]
 """The public values of an identifier (``0.NA/<prefix>`` records), or None when it has none."""
 
 
-class NotTrusted(ValueError):
+class NotTrusted(BadDocument):
     """The data does not verify; the message says which link failed."""
 
 
-def _sign(domain: bytes, body: dict[str, Any], key: PrivateKey) -> bytes:
-    body = {**body, "algorithm": str(key.algorithm)}
-    signature = key.sign(domain + canonical(body))
-    return canonical({**body, "signature": base64.b64encode(signature).decode()})
-
-
-def _document(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_DOCUMENT:
-        raise NotTrusted("document too large")
+def _parsed(raw: bytes) -> dict[str, Any]:
     try:
-        found = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise NotTrusted("not a JSON document") from None
-    if not isinstance(found, dict):
-        raise NotTrusted("not a JSON object")
-    return found
+        return documents.parse(raw)
+    except BadDocument as exc:
+        raise NotTrusted(str(exc)) from None
 
 
-def _verified(domain: bytes, document: dict[str, Any], key: PublicKey) -> None:
-    body = {k: v for k, v in document.items() if k != "signature"}
+def _checked(domain: bytes, document: dict[str, Any], key: PublicKey) -> None:
     try:
-        signature = base64.b64decode(str(document["signature"]), validate=True)
-    except (KeyError, ValueError):
-        raise NotTrusted("no signature") from None
-    if not key.verify(signature, domain + canonical(body)):
-        raise NotTrusted("signature does not verify")
+        documents.check(domain, document, key)
+    except BadDocument as exc:
+        raise NotTrusted(str(exc)) from None
 
 
 # -- certificates ------------------------------------------------------------------------------------------
@@ -86,7 +71,7 @@ class PrefixCertificate:
 
     @classmethod
     def parse(cls, raw: bytes) -> PrefixCertificate:
-        document = _document(raw)
+        document = _parsed(raw)
         try:
             key = keys.load_public_key(base64.b64decode(str(document["key"]), validate=True))
             return cls(
@@ -96,7 +81,7 @@ class PrefixCertificate:
             raise NotTrusted(f"malformed certificate: {exc}") from None
 
     def verify_with(self, issuer_key: PublicKey) -> None:
-        _verified(_CERT, self.document, issuer_key)
+        _checked(_CERT, self.document, issuer_key)
 
 
 def certify(
@@ -111,7 +96,7 @@ def certify(
         "key_bid": bid_of(subject_key),
         "not_after": not_after_ms,
     }
-    return HandleValue(CERT_INDEX, HS_CERT, _sign(_CERT, body, issuer_key))
+    return HandleValue(CERT_INDEX, HS_CERT, documents.sign(_CERT, body, issuer_key))
 
 
 # -- record signatures -----------------------------------------------------------------------------
@@ -137,7 +122,7 @@ def sign_record(
 ) -> HandleValue:
     digest, indexes = record_digest(handle, values)
     body = {"signer": signer, "handle": handle, "digest": digest.hex(), "indexes": indexes, "at": at_ms}
-    return HandleValue(SIGNATURE_INDEX, HS_SIGNATURE, _sign(_SIGNATURE, body, key))
+    return HandleValue(SIGNATURE_INDEX, HS_SIGNATURE, documents.sign(_SIGNATURE, body, key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +139,7 @@ def verify_record(
     signatures = [v for v in values if v.type == HS_SIGNATURE]
     if not signatures:
         raise NotTrusted(f"{handle} is not signed")
-    document = _document(signatures[0].data)
+    document = _parsed(signatures[0].data)
     try:
         signer, digest_hex, signed_handle = (
             str(document["signer"]),
@@ -167,7 +152,7 @@ def verify_record(
     if signed_handle != handle or digest_hex != digest.hex():
         raise NotTrusted(f"{handle}: its values are not the ones that were signed")
     key, chain = _chain(signer, fetch, anchor, now_ms)
-    _verified(_SIGNATURE, document, key)
+    _checked(_SIGNATURE, document, key)
     if not any(
         handle.startswith(p + "/") or handle == f"{NA_PREFIX}/{p}" or handle.startswith(p + ".")
         for p in [signer]

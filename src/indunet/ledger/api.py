@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from indunet.core.errors import InvalidInput, NotFound
-from indunet.ledger.heads import MAX_DOCUMENT, BadDocument
 from indunet.ledger.service import Ledger
+from indunet.security.documents import MAX_DOCUMENT, BadDocument
 
 PREFIX = "/api/v1/ledger"
 MAX_PAGE = 1000

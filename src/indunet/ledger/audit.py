@@ -21,7 +21,8 @@ import httpx
 
 from indunet.ledger import merkle
 from indunet.ledger.entries import BadEntry, decode
-from indunet.ledger.heads import BadDocument, Cosignature, TreeHead
+from indunet.ledger.heads import Cosignature, TreeHead
+from indunet.security.documents import BadDocument
 
 PAGE = 1000
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from indunet.ledger.heads import canonical
 from indunet.ledger.store import MAX_ENTRY
+from indunet.security.documents import canonical
 
 
 class Kind(StrEnum):

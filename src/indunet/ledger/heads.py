@@ -11,37 +11,17 @@ taken for the other or for anything else the key signs.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from indunet.ledger.did import bid_of
+from indunet.security import documents
 from indunet.security.crypto import keys
 from indunet.security.crypto.keys import PrivateKey, PublicKey, UnsupportedKey
+from indunet.security.documents import BadDocument
 
 _HEAD = b"indunet-ledger/tree-head/v1\n"
 _COSIGNATURE = b"indunet-ledger/cosignature/v1\n"
-MAX_DOCUMENT = 8 * 1024
-
-
-class BadDocument(ValueError):
-    """Not a well-formed, correctly signed document."""
-
-
-def canonical(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _parse(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_DOCUMENT:
-        raise BadDocument("document too large")
-    try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadDocument(f"not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise BadDocument("not a JSON object")
-    return document
 
 
 def _key_of(document: dict[str, Any], field: str) -> tuple[PublicKey, str]:
@@ -56,20 +36,7 @@ def _key_of(document: dict[str, Any], field: str) -> tuple[PublicKey, str]:
 
 
 def _signed(domain: bytes, body: dict[str, Any], key: PrivateKey) -> bytes:
-    public = key.public_key()
-    body = {**body, "key": base64.b64encode(public.to_der()).decode(), "algorithm": str(key.algorithm)}
-    signature = key.sign(domain + canonical(body))
-    return canonical({**body, "signature": base64.b64encode(signature).decode()})
-
-
-def _check(domain: bytes, document: dict[str, Any], key: PublicKey) -> None:
-    body = {k: v for k, v in document.items() if k != "signature"}
-    try:
-        signature = base64.b64decode(str(document["signature"]), validate=True)
-    except (KeyError, ValueError):
-        raise BadDocument("no signature") from None
-    if not key.verify(signature, domain + canonical(body)):
-        raise BadDocument("the signature does not verify")
+    return documents.sign(domain, {**body, "key": base64.b64encode(key.public_key().to_der()).decode()}, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +57,11 @@ class TreeHead:
     @classmethod
     def parse(cls, raw: bytes, expected_log: str | None = None) -> TreeHead:
         """A tree head whose signature verifies with the key it carries (of ``expected_log`` when given)."""
-        document = _parse(raw)
+        document = documents.parse(raw)
         key, log = _key_of(document, "log")
         if expected_log is not None and log != expected_log:
             raise BadDocument(f"signed by {log}, not by the pinned log {expected_log}")
-        _check(_HEAD, document, key)
+        documents.check(_HEAD, document, key)
         try:
             size, timestamp = int(document["size"]), int(document["timestamp"])
             root = bytes.fromhex(str(document["root"]))
@@ -128,9 +95,9 @@ class Cosignature:
 
     @classmethod
     def parse(cls, raw: bytes) -> Cosignature:
-        document = _parse(raw)
+        document = documents.parse(raw)
         key, witness = _key_of(document, "witness")
-        _check(_COSIGNATURE, document, key)
+        documents.check(_COSIGNATURE, document, key)
         try:
             return cls(
                 witness,

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from indunet.ledger import merkle
 from indunet.ledger.did import bid_of
 from indunet.ledger.entries import LedgerEntry
-from indunet.ledger.heads import BadDocument, Cosignature, TreeHead
+from indunet.ledger.heads import Cosignature, TreeHead
 from indunet.ledger.store import LogStore
 from indunet.security.crypto.keys import PrivateKey
+from indunet.security.documents import BadDocument
 
 
 class Ledger:
