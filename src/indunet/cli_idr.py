@@ -170,7 +170,9 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(location, Path):
         location.parent.mkdir(parents=True, exist_ok=True)
     # Several processes on one store tell each other what they changed through the store's log.
-    store = open_store(location, change_log=args.workers > 1 or _is_worker())
+    store = open_store(
+        location, change_log=args.workers > 1 or _is_worker(), keyring=_keyring(args, location)
+    )
     if args.redis:
         from indunet.idr.hotcache import RedisRecords
 
@@ -187,6 +189,45 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
             asyncio.run(_serve(store, prefixes, args, ledger))
     finally:
         store.close()
+    return 0
+
+
+def _keyring(args: argparse.Namespace, location: str | Path) -> Any:
+    from indunet.idr.store import default_keyring
+    from indunet.security.keyring import Keyring, KeyringError
+
+    try:
+        return Keyring.load_or_new(Path(args.keyring)) if args.keyring else default_keyring(location)
+    except KeyringError as exc:
+        raise InvalidInput(str(exc), key="cli.idr_bad_keyring", error=str(exc)) from None
+
+
+def cmd_idr_rekey(args: argparse.Namespace, settings: Settings) -> int:
+    """Rotate the store's keyring and seal every secret key under the new key."""
+    from indunet.idr.store import KEYRING_ENV, open_store
+    from indunet.security.keyring import Keyring, KeyringError
+
+    location: str | Path = args.store
+    named = (
+        args.keyring
+        or os.environ.get(KEYRING_ENV)
+        or ("" if "://" in args.store else f"{args.store}.keyring.json")
+    )
+    if not named or not Path(named).exists():
+        raise InvalidInput(
+            _t("cli.idr_no_keyring", path=named or "-"), key="cli.idr_no_keyring", path=named or "-"
+        )
+    try:
+        keyring = Keyring.load(Path(named))
+    except KeyringError as exc:
+        raise InvalidInput(str(exc), key="cli.idr_bad_keyring", error=str(exc)) from None
+    key_id = keyring.rotate()
+    store = open_store(location, keyring=keyring)
+    try:
+        count = store.reseal()
+    finally:
+        store.close()
+    print(_t("cli.idr_rekeyed", key_id=key_id, count=count))
     return 0
 
 
@@ -518,6 +559,7 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument(
         "--cache-size", type=int, default=100_000, metavar="N", help=_t("cli.help.idr_cache_size")
     )
+    serve.add_argument("--keyring", metavar="FILE", help=_t("cli.help.idr_keyring"))
     serve.add_argument("--ledger", action="store_true", help=_t("cli.help.idr_ledger"))
     serve.add_argument("--anchor", metavar="BID", help=_t("cli.help.idr_serve_anchor"))
     serve.add_argument("--ledger-key", metavar="FILE", help=_t("cli.help.idr_ledger_key"))
@@ -539,6 +581,10 @@ def register(commands: Any, add: Any) -> None:
     allocate.add_argument(
         "--site", action="append", default=[], metavar="HOST:PORT[,HOST:PORT]", help=_t("cli.help.idr_site")
     )
+
+    rekey = add("rekey", cmd_idr_rekey, "cli.help.idr_rekey", idr)
+    rekey.add_argument("--store", required=True, help=_t("cli.help.idr_store"))
+    rekey.add_argument("--keyring", metavar="FILE", help=_t("cli.help.idr_keyring"))
 
     keygen = add("keygen", cmd_idr_keygen, "cli.help.idr_keygen", idr)
     keygen.add_argument("--type", choices=("rsa", "dsa", "sm2"), default="sm2")

@@ -31,7 +31,7 @@ from indunet.idr.recursive import Recursor
 from indunet.idr.server import IdrServer
 from indunet.idr.service import Service
 from indunet.idr.sites import Endpoint, site
-from indunet.idr.store import HandleStore, open_store
+from indunet.idr.store import HandleStore, default_keyring, open_store
 from indunet.ledger.allocations import AllocationRecorder
 from indunet.ledger.service import Ledger
 from indunet.ledger.store import open_log
@@ -126,8 +126,12 @@ class IdentifierFederation(LoopThread):
             store.close()
 
     async def main(self, stop: asyncio.Event) -> None:
-        top_store = open_store(self.data_dir / "idr-top.db")
-        secondary_store = open_store(self.data_dir / "idr-secondary.db")
+        top_store = open_store(
+            self.data_dir / "idr-top.db", keyring=default_keyring(self.data_dir / "idr-top.db")
+        )
+        secondary_store = open_store(
+            self.data_dir / "idr-secondary.db", keyring=default_keyring(self.data_dir / "idr-secondary.db")
+        )
         self._stores = [top_store, secondary_store]
         stores = {TOP: top_store, SECONDARY: secondary_store, ENTERPRISE: self.enterprise_store}
         services = {p: Service(s, (p,)) for p, s in stores.items()}

@@ -21,11 +21,12 @@ locked`` errors. Identifiers are stored as given: callers pass them through
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from sqlalchemy import (
 )
 
 from indunet.idr.hotcache import RedisRecords
-from indunet.idr.model import HandleValue, Permission, Reference, TtlType, split
+from indunet.idr.model import HS_SECKEY, HandleValue, Permission, Reference, TtlType, split
 from indunet.idr.stats import Tally
 from indunet.idr.templates import (
     Template,
@@ -63,9 +64,11 @@ from indunet.idr.templates import (
     template_ref,
 )
 from indunet.idr.wire.values import decode_values, encode_values
+from indunet.security.keyring import Keyring, KeyringError, is_sealed
 from indunet.store.engine import create_metadata_engine, engine_url
 
 READER_MMAP_BYTES = 2 << 30
+KEYRING_ENV = "INDUNET_IDR_KEYRING"
 
 metadata = MetaData()
 
@@ -120,9 +123,13 @@ _INSERT_SQL = (
 _UPDATE_SQL = "UPDATE idr_handle SET all_public = ?, template = ?, record = ?, updated = ? WHERE handle = ?"
 
 
-def _columns(record_values: Iterable[HandleValue]) -> tuple[bool, str | None, bytes]:
-    """(all_public, template, record) of a record's values."""
+def _columns(
+    handle: str, record_values: Iterable[HandleValue], keyring: Keyring | None
+) -> tuple[bool, str | None, bytes]:
+    """(all_public, template, record) of a record's values, secret keys sealed when there is a keyring."""
     ordered = sorted(record_values, key=_by_index)
+    if keyring is not None:
+        ordered = [_sealed(handle, v, keyring) for v in ordered]
     ref = template_ref(ordered)
     return (
         all(v.public for v in ordered),
@@ -133,6 +140,30 @@ def _columns(record_values: Iterable[HandleValue]) -> tuple[bool, str | None, by
 
 def _by_index(value: HandleValue) -> int:
     return value.index
+
+
+def _where(handle: str, value: HandleValue) -> bytes:
+    """What a sealed value is bound to: moved to another record or index, it does not open."""
+    return f"{handle}#{value.index}".encode()
+
+
+def _sealed(handle: str, value: HandleValue, keyring: Keyring) -> HandleValue:
+    # Always sealed, even octets that look sealed: what callers hand in is clear by definition.
+    if value.type != HS_SECKEY:
+        return value
+    return replace(value, data=keyring.seal(value.data, _where(handle, value)))
+
+
+def _opened(handle: str, values: Iterable[HandleValue], keyring: Keyring | None) -> list[HandleValue]:
+    """The values with their secret keys opened (KeyringError when one does not open)."""
+    out = []
+    for value in values:
+        if value.type == HS_SECKEY and is_sealed(value.data):
+            if keyring is None:
+                raise KeyringError(f"{handle} holds a sealed secret key and no keyring was given")
+            value = replace(value, data=keyring.open(value.data, _where(handle, value)))
+        out.append(value)
+    return out
 
 
 prefix_counts = Table(
@@ -203,9 +234,10 @@ transaction, so batch registration stays one small insert)."""
 class Transaction:
     """The operations on records, all inside one database transaction."""
 
-    def __init__(self, conn: Connection, *, locking: bool) -> None:
+    def __init__(self, conn: Connection, *, locking: bool, keyring: Keyring | None = None) -> None:
         self._conn = conn
         self._locking = locking
+        self._keyring = keyring
         self.changed: set[str] = set()
         """Identifiers this transaction wrote; the store tells its listeners after the commit."""
         self.created: set[str] = set()
@@ -228,7 +260,7 @@ class Transaction:
     def get(self, handle: str) -> list[HandleValue] | None:
         """The record's values in index order; None when the identifier is not registered."""
         rows = self._rows(_READ_SQL + " FOR UPDATE" if self._locking else _READ_SQL, (handle,))
-        return list(decode_values(rows[0][0])) if rows else None
+        return _opened(handle, decode_values(rows[0][0]), self._keyring) if rows else None
 
     def get_value(self, handle: str, index: int) -> HandleValue | None:
         return next((v for v in self.get(handle) or () if v.index == index), None)
@@ -253,7 +285,7 @@ class Transaction:
         for handle, record_values in records:
             prefix = handle.partition("/")[0]  # callers pass normalised names
             prefixes[prefix] += 1
-            rows.append((handle, prefix, stamp, stamp, *_columns(record_values)))
+            rows.append((handle, prefix, stamp, stamp, *_columns(handle, record_values, self._keyring)))
         # A duplicate aborts the whole transaction: the caller's ``with`` block rolls it back.
         try:
             self._executemany(_INSERT_SQL, rows)
@@ -287,7 +319,7 @@ class Transaction:
     def replace(self, handle: str, new_values: Sequence[HandleValue]) -> None:
         """Make ``new_values`` the whole record."""
         self.changed.add(handle)
-        all_public, template, record = _columns(new_values)
+        all_public, template, record = _columns(handle, new_values, self._keyring)
         stamp: Any = _now()
         if self._conn.dialect.name == "sqlite":
             stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -328,7 +360,9 @@ class Transaction:
         row = self._conn.execute(select(handles).where(handles.c.handle == handle)).first()
         if row is None:
             return None
-        return Record(handle, decode_values(row.record), row.created, row.updated)
+        return Record(
+            handle, tuple(_opened(handle, decode_values(row.record), self._keyring)), row.created, row.updated
+        )
 
     def count(self, prefix: str) -> int:
         """How many identifiers are registered under ``prefix`` (exactly that prefix)."""
@@ -495,7 +529,7 @@ class HandleStore:
     of answers in this process are never staler than the database.
     """
 
-    def __init__(self, engine: Engine, *, change_log: bool = False) -> None:
+    def __init__(self, engine: Engine, *, change_log: bool = False, keyring: Keyring | None = None) -> None:
         self.engine = engine
         self.change_log = change_log
         self._sqlite = engine.dialect.name == "sqlite"
@@ -507,7 +541,9 @@ class HandleStore:
         self._idle_readers: list[Any] = []
         self.hot: RedisRecords | None = None
         """Shared hot cache of records (Redis) in front of :meth:`quick_values`, when set."""
-        _one_row_per_record(engine)
+        self.keyring = keyring
+        """SM4 keys sealing the secret keys (HS_SECKEY) at rest; None keeps them as given."""
+        _one_row_per_record(engine, keyring)
         metadata.create_all(engine)
         self._count_existing()
 
@@ -588,7 +624,7 @@ class HandleStore:
         lock: AbstractContextManager[Any] = self._write_lock if write and self._sqlite else nullcontext()
         with lock:
             with self.engine.begin() as conn:
-                tx = Transaction(conn, locking=write and not self._sqlite)
+                tx = Transaction(conn, locking=write and not self._sqlite, keyring=self.keyring)
                 yield tx
                 if self.change_log and tx.changed:
                     _log_changes(conn, tx)
@@ -637,6 +673,27 @@ class HandleStore:
             driver.autocommit = True  # each read sees the latest commit, and holds no transaction
         return driver
 
+    def reseal(self) -> int:
+        """Seal every secret key again under the keyring's current key (after a rotation, or for a
+        store written before it had a keyring); how many records were rewritten. Only the sealed
+        octets change: nothing anyone resolves does, so no cache is told."""
+        if self.keyring is None:
+            raise KeyringError("no keyring to seal with")
+        keyring = self.keyring
+        done = 0
+        with self.write() as tx:
+            rows = tx._rows("SELECT handle, record FROM idr_handle WHERE all_public = ?", (False,))
+            for handle, blob in rows:
+                values = decode_values(bytes(blob))
+                secret_keys = [v.data for v in values if v.type == HS_SECKEY]
+                if all(is_sealed(d) and keyring.sealed_by_current(d) for d in secret_keys):
+                    continue  # none, or all sealed under the current key already
+                opened = _opened(handle, values, keyring)
+                record = encode_values([_sealed(handle, v, keyring) for v in opened])
+                tx._rows("UPDATE idr_handle SET record = ? WHERE handle = ?", (record, handle))
+                done += 1
+        return done
+
     def close(self) -> None:
         if self.hot is not None:
             self.hot.close()
@@ -647,7 +704,7 @@ class HandleStore:
         self.engine.dispose()
 
 
-def _one_row_per_record(engine: Engine) -> None:
+def _one_row_per_record(engine: Engine, keyring: Keyring | None) -> None:
     """Move a store written before records were kept whole (a row per value in ``idr_value``) to
     one row per record, in one transaction: a failure leaves the store as it was."""
     if not inspect(engine).has_table("idr_value"):
@@ -678,11 +735,28 @@ def _one_row_per_record(engine: Engine) -> None:
         cursor.execute("DROP TABLE idr_value")
         cursor.execute("DROP TABLE idr_handle")
         metadata.create_all(conn, tables=[handles])
-        rows = [(h, p, c, u, *_columns(found.get(h, ()))) for h, p, c, u in kept]
+        rows = [(h, p, c, u, *_columns(h, found.get(h, ()), keyring)) for h, p, c, u in kept]
         cursor.executemany(_INSERT_SQL if sqlite else _INSERT_SQL.replace("?", "%s"), rows)
 
 
-def open_store(location: str | Path, schema: str = "public", *, change_log: bool = False) -> HandleStore:
+def default_keyring(location: str | Path) -> Keyring | None:
+    """The keyring of a store: ``INDUNET_IDR_KEYRING`` when set, else ``<file>.keyring.json`` beside a
+    SQLite file (made on first use); a database URL without the variable gets none."""
+    named = os.environ.get(KEYRING_ENV)
+    if named:
+        return Keyring.load_or_new(Path(named))
+    text = str(location)
+    if "://" in text:
+        return None
+    return Keyring.load_or_new(Path(f"{Path(text).expanduser()}.keyring.json"))
+
+
+def open_store(
+    location: str | Path, schema: str = "public", *, change_log: bool = False, keyring: Keyring | None = None
+) -> HandleStore:
     """Open (creating the tables when missing) the store at a file path or database URL; with
-    ``change_log`` every write is also logged for other processes serving the store."""
-    return HandleStore(create_metadata_engine(engine_url(location), schema), change_log=change_log)
+    ``change_log`` every write is also logged for other processes serving the store; with
+    ``keyring`` secret keys are sealed at rest (SM4-GCM)."""
+    return HandleStore(
+        create_metadata_engine(engine_url(location), schema), change_log=change_log, keyring=keyring
+    )

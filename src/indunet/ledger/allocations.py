@@ -3,7 +3,7 @@
 A prefix is allocated by writing its ``0.NA/<prefix>`` record (sites and administrators), moved by
 changing that record, and revoked by deleting it, through any interface of the node. The recorder
 listens to the node's store and, after each commit, appends an ``allocation``, ``transfer`` or
-``revocation`` entry carrying the record's SM3 digest, its sites and its administrators, then signs
+``revocation`` entry carrying the SM3 digest of the record's public values, its sites and its administrators, then signs
 the new tree head. On start it reconciles: records written while it was not listening (the node's
 own prefix at bootstrap, say) are recorded then.
 
@@ -31,7 +31,8 @@ PAGE = 1000
 
 
 def _detail(values: list[HandleValue]) -> dict[str, object]:
-    ordered = sorted(values, key=lambda v: v.index)
+    # What the world sees of the record: secret keys (sealed afresh at every key rotation) are not it.
+    ordered = sorted((v for v in values if v.public), key=lambda v: v.index)
     admins = []
     for value in ordered:
         if value.type == HS_ADMIN:

@@ -26,7 +26,7 @@ from indunet.idr.records import SYSTEM, HandleAlreadyExists
 from indunet.idr.rest import value_json
 from indunet.idr.sites import Endpoint, parse_endpoint
 from indunet.idr.stats import merged, summary
-from indunet.idr.store import HandleStore, open_store
+from indunet.idr.store import HandleStore, default_keyring, open_store
 from indunet.idr.templates import parse_template, to_values
 from indunet.idr.upstream import UdpUpstream, Unreachable
 from indunet.idr.wire import GetSiteInfoRequest, GetSiteInfoResponse
@@ -157,7 +157,7 @@ def open_identifiers(settings: Settings) -> Identifiers | None:
     if isinstance(location, Path):
         location.parent.mkdir(parents=True, exist_ok=True)
     resolver = parse_endpoint(settings.idr_resolver) if settings.idr_resolver else None
-    store = open_store(location)
+    store = open_store(location, keyring=default_keyring(location))
     # The platform registers as the prefix's administrator: its record must exist (the enterprise
     # node, when it serves this store, adds its secret key to the same record).
     ensure_prefix_record(store, settings.idr_prefix)
