@@ -63,6 +63,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "Commercial cryptography",
         "SM2 signs and verifies per second vs Ed25519 (cryptography) and vs OpenSSL's own SM2",
     ),
+    "carrier_heartbeat": (
+        "Identifier carriers",
+        "signed heartbeats accepted (verified, replay-checked, recorded) vs verifying the signatures alone",
+    ),
     "ledger_append": (
         "Allocation ledger",
         "appends per second vs sqlite3 inserting the same rows; proof times with 10 million entries",

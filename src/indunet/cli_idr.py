@@ -185,8 +185,9 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
             for prefix, limit in quotas.items():
                 records.set_quota(store, prefix, limit)
         ledger = _ledger(args, store, location) if args.ledger else None
+        carriers = _carriers(args, store, prefixes[0]) if args.signing_key else None
         with _workers(args, str(location)):
-            asyncio.run(_serve(store, prefixes, args, ledger))
+            asyncio.run(_serve(store, prefixes, args, ledger, carriers))
     finally:
         store.close()
     return 0
@@ -229,6 +230,14 @@ def cmd_idr_rekey(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     print(_t("cli.idr_rekeyed", key_id=key_id, count=count))
     return 0
+
+
+def _carriers(args: argparse.Namespace, store: Any, prefix: str) -> Any:
+    """The carrier registry of the node's first prefix, certifying with ``--signing-key``."""
+    from indunet.cli_idr_trust import _signing_key
+    from indunet.idr.carriers import CarrierRegistry
+
+    return CarrierRegistry(store, prefix, _signing_key(args.signing_key))
 
 
 def _ledger(args: argparse.Namespace, store: Any, location: str | Path) -> Any:
@@ -382,13 +391,16 @@ async def _run(node: Any, app: Any, args: argparse.Namespace, served: str) -> No
         await node.stop()
 
 
-async def _serve(store: Any, prefixes: tuple[str, ...], args: argparse.Namespace, ledger: Any = None) -> None:
+async def _serve(
+    store: Any, prefixes: tuple[str, ...], args: argparse.Namespace, ledger: Any = None, carriers: Any = None
+) -> None:
     from indunet.idr.app import create_node_app
     from indunet.idr.service import Service
 
     service = Service(store, prefixes, cache_size=args.cache_size)
     node = await _listen(service, args)
-    await _run(node, create_node_app(store, handler=service, ledger=ledger), args, ", ".join(prefixes))
+    app = create_node_app(store, handler=service, ledger=ledger, carriers=carriers)
+    await _run(node, app, args, ", ".join(prefixes))
 
 
 async def _serve_recursive(roots: list[Any], args: argparse.Namespace) -> None:
@@ -562,6 +574,7 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument("--keyring", metavar="FILE", help=_t("cli.help.idr_keyring"))
     serve.add_argument("--ledger", action="store_true", help=_t("cli.help.idr_ledger"))
     serve.add_argument("--anchor", metavar="BID", help=_t("cli.help.idr_serve_anchor"))
+    serve.add_argument("--signing-key", metavar="FILE", help=_t("cli.help.idr_serve_signing_key"))
     serve.add_argument("--ledger-key", metavar="FILE", help=_t("cli.help.idr_ledger_key"))
     reg = add("register", cmd_idr_register, "cli.help.idr_register", idr)
     reg.add_argument("handle")

@@ -17,10 +17,16 @@ from indunet.web import problems
 
 
 def create_node_app(
-    store: HandleStore, *, handler: Any = None, max_body_bytes: int = MAX_BODY_BYTES, ledger: Any = None
+    store: HandleStore,
+    *,
+    handler: Any = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    ledger: Any = None,
+    carriers: Any = None,
 ) -> FastAPI:
     """The node's HTTP interface; with ``handler`` (the node's protocol service) also the Handle
-    protocol itself over HTTP (``POST /``); with ``ledger`` its allocation ledger (``/api/v1/ledger``)."""
+    protocol itself over HTTP (``POST /``); with ``ledger`` its allocation ledger (``/api/v1/ledger``);
+    with ``carriers`` its carrier registry (``/api/v1/idr/carriers``)."""
     app = FastAPI(title="indunet identifier node", docs_url=None, redoc_url=None)
     problems.install(app)
     if handler is not None:
@@ -31,6 +37,10 @@ def create_node_app(
 
     app.include_router(create_router(store, max_body_bytes=max_body_bytes))
     app.include_router(create_enterprise_router(store, caller_of))
+    if carriers is not None:
+        from indunet.idr.carriers_api import create_carrier_router
+
+        app.include_router(create_carrier_router(carriers, caller_of))
     if ledger is not None:
         from indunet.ledger.api import create_ledger_router
 

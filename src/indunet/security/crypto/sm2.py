@@ -104,7 +104,7 @@ class Sm2PublicKey:
 
 @dataclass(frozen=True, slots=True)
 class Sm2PrivateKey:
-    secret: bytes
+    secret: bytes = field(repr=False)  # never in a log line or a traceback
     user_id: bytes = DEFAULT_USER_ID
     _engine: _SM2 = field(init=False, repr=False, compare=False)
     _random: Callable[[int], bytes] | None = field(default=None, repr=False, compare=False)

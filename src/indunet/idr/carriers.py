@@ -1,0 +1,304 @@
+"""Active identifier carriers: modules that hold an identifier and a key pair, and report for it.
+
+- **Enrollment**: the enterprise node certifies the carrier's public key for its identifier with the
+  prefix's key (a carrier certificate, published in the identifier's record as ``HS_CARRIER_CERT``).
+- **Heartbeats and reports**, signed by the carrier: a sequence number that only grows, the time, a
+  state and optionally a location and a report. Accepted ones update the identifier's live values
+  (``CARRIER_STATE``, ``LOCATION``, ``LAST_SEEN``, ``REPORT``), so anyone resolving it sees them.
+  A heartbeat is refused when its signature does not verify with the enrolled key, its sequence
+  number is not above the last accepted one (a replay), its time is more than :data:`SKEW_MS` away
+  from the node's, or the carrier is revoked.
+- **Key rotation**: a request signed with the current key names the new one; the node certifies it.
+- **Revocation**: the certificate leaves the record and every later heartbeat is refused.
+
+Documents are canonical JSON signed after a line naming their type (:mod:`indunet.security.documents`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, Table, Text, insert, select, update
+
+from indunet.idr import records
+from indunet.idr.model import HandleValue, Permission, split
+from indunet.idr.store import HandleStore
+from indunet.ledger.did import bid_of
+from indunet.security import documents
+from indunet.security.crypto import keys
+from indunet.security.crypto.keys import PrivateKey, PublicKey, UnsupportedKey
+from indunet.security.documents import BadDocument
+
+HS_CARRIER_CERT: Final = "HS_CARRIER_CERT"
+CERT_INDEX: Final = 402
+LIVE_INDEXES: Final = {"CARRIER_STATE": 410, "LOCATION": 411, "LAST_SEEN": 412, "REPORT": 413}
+SKEW_MS: Final = 300_000
+MAX_REPORT: Final = 2048
+VALID_MS: Final = 365 * 86_400_000
+_CERTIFICATE: Final = b"indunet-carrier/certificate/v1\n"
+_HEARTBEAT: Final = b"indunet-carrier/heartbeat/v1\n"
+_ROTATION: Final = b"indunet-carrier/rotation/v1\n"
+STATES: Final = frozenset({"ok", "warning", "fault", "maintenance", "idle"})
+
+_metadata = MetaData()
+carriers = Table(
+    "idr_carrier",
+    _metadata,
+    Column("handle", Text, primary_key=True),
+    Column("key", LargeBinary, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("serial", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+
+class Refused(ValueError):
+    """A heartbeat, rotation or enrollment the node does not accept; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    handle: str
+    bid: str
+    status: str
+    serial: int
+    last_seq: int
+    last_at_ms: int
+    reason: str
+
+
+def heartbeat(
+    key: PrivateKey,
+    handle: str,
+    seq: int,
+    at_ms: int,
+    state: str,
+    location: tuple[float, float] | None = None,
+    report: dict[str, Any] | None = None,
+) -> bytes:
+    """What a carrier sends (the simulated fleet and the tests make theirs with this)."""
+    body: dict[str, Any] = {"handle": handle, "seq": seq, "at": at_ms, "state": state}
+    if location is not None:
+        body["location"] = {"lat": location[0], "lon": location[1]}
+    if report is not None:
+        body["report"] = report
+    return documents.sign(_HEARTBEAT, body, key)
+
+
+def rotation(key: PrivateKey, handle: str, seq: int, at_ms: int, new_key: PublicKey) -> bytes:
+    body = {"handle": handle, "seq": seq, "at": at_ms, "new_key": base64.b64encode(new_key.to_der()).decode()}
+    return documents.sign(_ROTATION, body, key)
+
+
+class CarrierRegistry:
+    """The carriers of one enterprise node: ``issuer`` is its prefix, ``key`` the prefix's key."""
+
+    def __init__(self, store: HandleStore, issuer: str, key: PrivateKey, clock: Any = time.time) -> None:
+        self.store = store
+        self.issuer = issuer
+        self.key = key
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[tuple[str, int], PublicKey] = OrderedDict()
+        _metadata.create_all(store.engine)
+
+    # -- the operator's side ---------------------------------------------------------------------
+
+    def enroll(self, handle: str, public: PublicKey, caller: records.Caller) -> bytes:
+        """Certify ``public`` for ``handle`` (registered, under this node's prefix); the certificate."""
+        name = self._ours(handle)
+        now = self._now_ms()
+        with self._lock, self.store.write() as tx:
+            row = tx._conn.execute(select(carriers).where(carriers.c.handle == name)).first()
+            serial = 1 if row is None else int(row.serial) + 1
+            values = {"key": public.to_der(), "status": "active", "serial": serial, "reason": ""}
+            if row is None:
+                tx._conn.execute(insert(carriers).values(handle=name, last_seq=0, last_at=now, **values))
+            else:
+                tx._conn.execute(update(carriers).where(carriers.c.handle == name).values(**values))
+        certificate = self._certificate(name, public, serial, now)
+        records.put_values(self.store, name, [HandleValue(CERT_INDEX, HS_CARRIER_CERT, certificate)], caller)
+        return certificate
+
+    def revoke(self, handle: str, reason: str, caller: records.Caller) -> None:
+        name = self._ours(handle)
+        found = self.carrier(name)
+        if found is None or found.status != "active":
+            raise records.HandleNotFound(f"{name} has no active carrier")
+        records.remove_values(self.store, name, [CERT_INDEX], caller)  # the caller's permission, checked
+        with self._lock, self.store.write() as tx:
+            done = tx._conn.execute(
+                update(carriers)
+                .where(carriers.c.handle == name)
+                .values(status="revoked", reason=reason[:200])
+            ).rowcount
+        if done:
+            records.put_values(self.store, name, [_live("CARRIER_STATE", b"revoked")], records.SYSTEM)
+
+    def carriers(self) -> list[Carrier]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(carriers).order_by(carriers.c.handle)).all()
+        return [self._carrier(r) for r in rows]
+
+    def carrier(self, handle: str) -> Carrier | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(carriers).where(carriers.c.handle == handle)).first()
+        return None if row is None else self._carrier(row)
+
+    # -- the carrier's side --------------------------------------------------------------------------
+
+    def accept(self, raw: bytes) -> Carrier:
+        """Check a heartbeat and record it; Refused with the reason otherwise."""
+        document, row = self._signed_by_carrier(raw, _HEARTBEAT)
+        state = str(document.get("state", ""))
+        if state not in STATES:
+            raise Refused("invalid", f"state is one of {sorted(STATES)}")
+        live = [
+            _live("CARRIER_STATE", state.encode()),
+            _live("LAST_SEEN", _iso(int(document["at"])).encode()),
+        ]
+        location = document.get("location")
+        if location is not None:
+            try:
+                lat, lon = float(location["lat"]), float(location["lon"])
+            except (TypeError, KeyError, ValueError):
+                raise Refused("invalid", "location is {lat, lon}") from None
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise Refused("invalid", "location out of range")
+            live.append(_live("LOCATION", documents.canonical({"lat": lat, "lon": lon})))
+        if "report" in document:
+            report = documents.canonical({"report": document["report"]})
+            if len(report) > MAX_REPORT:
+                raise Refused("invalid", f"a report is at most {MAX_REPORT} octets")
+            live.append(_live("REPORT", report))
+        self._advance(row.handle, int(document["seq"]), int(document["at"]))
+        records.put_values(self.store, row.handle, live, records.SYSTEM)
+        return replace(self._carrier(row), last_seq=int(document["seq"]), last_at_ms=int(document["at"]))
+
+    def rotate(self, raw: bytes) -> bytes:
+        """Certify the new key a carrier names in a request signed with its current key."""
+        document, row = self._signed_by_carrier(raw, _ROTATION)
+        try:
+            new_key = keys.load_public_key(base64.b64decode(str(document["new_key"]), validate=True))
+        except (KeyError, ValueError, UnsupportedKey):
+            raise Refused("invalid", "new_key is not a public key") from None
+        self._advance(row.handle, int(document["seq"]), int(document["at"]))
+        return self.enroll(row.handle, new_key, records.SYSTEM)
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _signed_by_carrier(self, raw: bytes, domain: bytes) -> tuple[dict[str, Any], Any]:
+        try:
+            document = documents.parse(raw)
+            handle, seq, at = str(document["handle"]), int(document["seq"]), int(document["at"])
+        except (BadDocument, KeyError, ValueError, TypeError) as exc:
+            raise Refused("invalid", f"not a carrier message: {exc}") from None
+        row = self._row(handle)
+        if row is None:
+            raise Refused("unknown", f"{handle} has no enrolled carrier")
+        if row.status != "active":
+            raise Refused("revoked", f"the carrier of {handle} is revoked: {row.reason or 'no reason given'}")
+        key = self._key(row)
+        try:
+            documents.check(domain, document, key)
+        except BadDocument as exc:
+            raise Refused("signature", f"{handle}: {exc}") from None
+        if seq <= int(row.last_seq):
+            raise Refused("replay", f"{handle}: sequence {seq} was not above {row.last_seq} (a replay)")
+        if abs(at - self._now_ms()) > SKEW_MS:
+            raise Refused("stale", f"{handle}: its time is more than {SKEW_MS // 1000} s from the node's")
+        return document, row
+
+    def _advance(self, handle: str, seq: int, at: int) -> None:
+        # Conditional on the sequence number, so two copies of one message racing both pass the checks
+        # above but only one is recorded.
+        with self._lock, self.store.write() as tx:
+            moved = tx._conn.execute(
+                update(carriers)
+                .where(carriers.c.handle == handle, carriers.c.last_seq < seq, carriers.c.status == "active")
+                .values(last_seq=seq, last_at=at)
+            ).rowcount
+        if not moved:
+            raise Refused("replay", f"{handle}: sequence {seq} was already used (a replay)")
+
+    def _row(self, handle: str) -> Any:
+        try:
+            name = records._name(handle)
+        except records.InvalidHandleName:
+            return None
+        with self.store.engine.connect() as conn:
+            return conn.execute(select(carriers).where(carriers.c.handle == name)).first()
+
+    def _key(self, row: Any) -> PublicKey:
+        cache_key = (str(row.handle), int(row.serial))
+        found = self._keys.get(cache_key)
+        if found is None:
+            found = keys.load_public_key(bytes(row.key))
+            if len(self._keys) >= 100_000:
+                self._keys.popitem(last=False)
+            self._keys[cache_key] = found
+        return found
+
+    def _ours(self, handle: str) -> str:
+        name = records._name(handle)
+        prefix = split(name)[0]
+        if prefix != self.issuer and not prefix.startswith(self.issuer + "."):
+            raise records.NotAuthorised(f"{name} is not under {self.issuer}")
+        return name
+
+    def _certificate(self, handle: str, public: PublicKey, serial: int, now_ms: int) -> bytes:
+        body = {
+            "handle": handle,
+            "issuer": self.issuer,
+            "key": base64.b64encode(public.to_der()).decode(),
+            "key_bid": bid_of(public),
+            "serial": serial,
+            "not_after": now_ms + VALID_MS,
+        }
+        return documents.sign(_CERTIFICATE, body, self.key)
+
+    def _carrier(self, row: Any) -> Carrier:
+        return Carrier(
+            str(row.handle),
+            bid_of(keys.load_public_key(bytes(row.key))),
+            str(row.status),
+            int(row.serial),
+            int(row.last_seq),
+            int(row.last_at),
+            str(row.reason),
+        )
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+def _live(kind: str, data: bytes) -> HandleValue:
+    return HandleValue(LIVE_INDEXES[kind], kind, data, ttl=60, permissions=Permission.default())
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def certificate_of(values: list[HandleValue]) -> dict[str, Any] | None:
+    """The carrier certificate in an identifier's values, parsed (not verified), if any."""
+    for value in values:
+        if value.type == HS_CARRIER_CERT:
+            try:
+                return dict(json.loads(value.data))
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,161 @@
+"""Active identifier carriers over a node's API: enrolled by the identifier's administrator, their
+signed heartbeats update the live values anyone resolves; replays, stale or forged heartbeats and
+revoked carriers are refused with the reason; a key rotation signed with the old key certifies the
+new one, after which only the new key is heard."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indunet.idr import records
+from indunet.idr.app import create_node_app
+from indunet.idr.bootstrap import ensure_prefix
+from indunet.idr.carriers import CarrierRegistry, heartbeat, rotation
+from indunet.idr.model import HS_ADMIN, HandleValue
+from indunet.idr.store import open_store
+from indunet.idr.wire.values import AdminPermission, AdminRecord, encode_admin
+from indunet.security import documents
+from indunet.security.crypto import keys
+
+SECRET = "enterprise secret"
+API = "/api/v1/idr/carriers"
+HANDLE = "88.100.1/pallet-7"
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    # The user name percent-encoded, as pyhandle sends it.
+    return {"Authorization": "Basic " + base64.b64encode(f"{quote(user)}:{password}".encode()).decode()}
+
+
+ADMIN = basic("300:0.NA/88.100.1", SECRET)
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[tuple[TestClient, CarrierRegistry]]:
+    store = open_store(tmp_path / "idr.db")
+    ensure_prefix(store, "88.100.1", SECRET.encode())
+    admin = HandleValue(100, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), "0.NA/88.100.1", 300)))
+    url = HandleValue(1, "URL", b"https://plant.example/pallet-7")
+    records.create_handle(store, HANDLE, [url, admin], records.SYSTEM)
+    registry = CarrierRegistry(store, "88.100.1", keys.generate(keys.Algorithm.SM2))
+    with TestClient(create_node_app(store, carriers=registry)) as client:
+        yield client, registry
+    store.close()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def enroll(client: TestClient, key: keys.PrivateKey, handle: str = HANDLE) -> dict[str, object]:
+    answer = client.post(
+        f"{API}/{handle}/enroll",
+        json={"publicKey": keys.public_pem(key.public_key()).decode()},
+        headers=ADMIN,
+    )
+    assert answer.status_code == 201, answer.text
+    return json.loads(answer.json()["certificate"])
+
+
+def live(client: TestClient) -> dict[str, str]:
+    values = client.get(f"/api/handles/{HANDLE}").json()["values"]
+    return {v["type"]: v["data"]["value"] for v in values}
+
+
+def test_an_enrolled_carrier_reports_and_anyone_resolves_what_it_said(
+    node: tuple[TestClient, CarrierRegistry],
+) -> None:
+    client, registry = node
+    key = keys.generate(keys.Algorithm.SM2)
+    certificate = enroll(client, key)
+    assert certificate["handle"] == HANDLE and certificate["issuer"] == "88.100.1"
+    documents.check(b"indunet-carrier/certificate/v1\n", certificate, registry.key.public_key())
+    sent = heartbeat(key, HANDLE, 1, now_ms(), "ok", (31.2304, 121.4737), {"temperature": 21.5})
+    assert client.post(f"{API}/heartbeat", content=sent).status_code == 202
+    shown = live(client)
+    assert shown["CARRIER_STATE"] == "ok" and json.loads(shown["LOCATION"]) == {
+        "lat": 31.2304,
+        "lon": 121.4737,
+    }
+    assert json.loads(shown["REPORT"]) == {"report": {"temperature": 21.5}} and "HS_CARRIER_CERT" in shown
+    assert client.get(f"{API}/{HANDLE}").json()["lastSeq"] == 1
+
+
+def test_replays_forgeries_stale_messages_and_strangers_are_refused(
+    node: tuple[TestClient, CarrierRegistry],
+) -> None:
+    client, _ = node
+    key, stranger = keys.generate(keys.Algorithm.SM2), keys.generate(keys.Algorithm.SM2)
+    enroll(client, key)
+    first = heartbeat(key, HANDLE, 5, now_ms(), "ok")
+    assert client.post(f"{API}/heartbeat", content=first).status_code == 202
+    for message, status, words in (
+        (first, 409, "replay"),
+        (heartbeat(key, HANDLE, 4, now_ms(), "ok"), 409, "replay"),
+        (heartbeat(stranger, HANDLE, 6, now_ms(), "ok"), 403, "signature"),
+        (heartbeat(key, HANDLE, 7, now_ms() - 3_600_000, "ok"), 422, "from the node"),
+        (heartbeat(key, HANDLE, 8, now_ms(), "exploded"), 422, "state"),
+        (heartbeat(key, "88.100.1/nobody", 1, now_ms(), "ok"), 404, "no enrolled carrier"),
+        (b"garbage", 422, "not a carrier message"),
+    ):
+        answer = client.post(f"{API}/heartbeat", content=message)
+        assert answer.status_code == status and words in answer.json()["detail"], answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert live(client)["CARRIER_STATE"] == "ok"  # nothing refused changed anything
+    assert (
+        client.post(f"{API}/heartbeat", content=heartbeat(key, HANDLE, 9, now_ms(), "warning")).status_code
+        == 202
+    )
+
+
+def test_revoked_carriers_are_refused_and_only_admins_revoke(
+    node: tuple[TestClient, CarrierRegistry],
+) -> None:
+    client, _ = node
+    key = keys.generate(keys.Algorithm.SM2)
+    enroll(client, key)
+    anonymous = client.post(f"{API}/{HANDLE}/revoke", json={"reason": "stolen"})
+    assert anonymous.status_code == 401
+    assert (
+        client.post(f"{API}/{HANDLE}/revoke", json={"reason": "reported stolen"}, headers=ADMIN).status_code
+        == 200
+    )
+    refused = client.post(f"{API}/heartbeat", content=heartbeat(key, HANDLE, 1, now_ms(), "ok"))
+    assert refused.status_code == 403 and "reported stolen" in refused.json()["detail"]
+    shown = live(client)
+    assert shown["CARRIER_STATE"] == "revoked" and "HS_CARRIER_CERT" not in shown
+    assert client.post(f"{API}/{HANDLE}/revoke", json={}, headers=ADMIN).status_code == 404
+    assert client.post(f"{API}/{HANDLE}/enroll", json={"publicKey": "x"}).status_code in (401, 422)
+
+
+def test_a_rotation_signed_with_the_old_key_moves_the_carrier_to_the_new_one(
+    node: tuple[TestClient, CarrierRegistry],
+) -> None:
+    client, _ = node
+    old, new = keys.generate(keys.Algorithm.SM2), keys.generate(keys.Algorithm.SM2)
+    enroll(client, old)
+    rotated = client.post(f"{API}/rotate", content=rotation(old, HANDLE, 1, now_ms(), new.public_key()))
+    assert rotated.status_code == 201 and json.loads(rotated.json()["certificate"])["serial"] == 2
+    assert (
+        client.post(f"{API}/heartbeat", content=heartbeat(old, HANDLE, 2, now_ms(), "ok")).status_code == 403
+    )
+    assert (
+        client.post(f"{API}/heartbeat", content=heartbeat(new, HANDLE, 3, now_ms(), "ok")).status_code == 202
+    )
+    # A carrier can only be enrolled for an identifier under the node's prefix, by its administrator.
+    assert (
+        client.post(
+            f"{API}/99.1/x/enroll",
+            json={"publicKey": keys.public_pem(new.public_key()).decode()},
+            headers=ADMIN,
+        ).status_code
+        == 403
+    )
