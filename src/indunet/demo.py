@@ -28,6 +28,7 @@ from indunet.platform import accounts, devices, identifiers, rules, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
 from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
+from indunet.sim.carriers import CarrierFleet
 from indunet.transport.mqtt import MqttThread
 from indunet.web.app import create_app
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 TENANT = "demo"
 EMAIL = "admin@demo.local"
 BACKFILL_S = 600
+CARRIERS = 5
+"""Products of the demo that carry an active identifier carrier."""
 MACHINES: tuple[tuple[str, str, dict[str, str], dict[str, Any]], ...] = (
     (
         "cnc-01",
@@ -202,6 +205,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
     )
     stop = threading.Event()
     stop_timers: list[threading.Timer] = []
+    fleets: list[CarrierFleet] = []
 
     def feed() -> None:
         while not server.started and not stop.is_set():
@@ -215,6 +219,10 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
             identify_devices(platform, principal, base_url)
             machines = [f"{demo_idr.ENTERPRISE}/{TENANT}/{m}" for m in ("cnc-01", "cnc-02", demo_edge.CNC)]
             demo_idr.register_products(platform.identifiers.store, machines)
+            if platform.identifiers.carriers is not None and not stop.is_set():
+                # The first products carry active identifier carriers that report every 5 s.
+                products = [f"{demo_idr.ENTERPRISE}/P-2026-{n:06d}" for n in range(1, CARRIERS + 1)]
+                fleets.append(CarrierFleet(platform.identifiers.carriers, products).start())
         print(
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,
@@ -259,6 +267,8 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
         stop.set()
         for timer in stop_timers:
             timer.cancel()
+        for fleet in fleets:
+            fleet.stop()
         feeder.join(timeout=5)
         shop_floor.stop()
         if federation is not None:

@@ -140,7 +140,7 @@ class IdentifierFederation(LoopThread):
         resolver = await IdrServer(recursor, "127.0.0.1", 0).start()
         # The top-level node keeps the allocation ledger, served with its REST API.
         ledger = Ledger(
-            open_log(self.data_dir / "idr-top.db"), _ledger_key(self.data_dir / "idr-top.ledger-key.pem")
+            open_log(self.data_dir / "idr-top.db"), keys.own_key(self.data_dir / "idr-top.ledger-key.pem")
         )
         AllocationRecorder(ledger, top_store)
         self.ledger_did = ledger.did
@@ -198,15 +198,6 @@ class IdentifierFederation(LoopThread):
             "admin": f"300:0.NA/{ENTERPRISE}",
             "secret": self.secrets[ENTERPRISE],
         }
-
-
-def _ledger_key(path: Path) -> keys.PrivateKey:
-    """The top-level node's ledger key, made once (readable by its owner only) and kept."""
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(keys.private_pem(keys.generate(keys.Algorithm.SM2)))
-    return keys.load_private_key(path.read_bytes())
 
 
 def _at(server: IdrServer) -> Endpoint:

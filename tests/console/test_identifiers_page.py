@@ -12,6 +12,7 @@ beside it once nodes are configured.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from tests.helpers import PASSWORD, make_settings, served
 from tests.web.test_identifiers_api import Node
 
 from indunet.core.config import IdrNode
+from indunet.idr.carriers import heartbeat
 from indunet.platform import accounts, devices, tenants
 from indunet.platform.runtime import Platform, open_platform
 from indunet.security import Principal
+from indunet.security.crypto import keys
 from indunet.web.app import create_app
 
 PREFIX = "88.100.1"
@@ -278,6 +281,48 @@ def test_prefix_tree_empty_then_drawn_with_health(
             identifiers.nodes = ()
 
     _assert_clean(watch)
+
+
+def test_carriers_enrolled_watched_and_revoked_in_the_console(
+    site: Site,
+    console: tuple[Any, Watch],  # noqa: F811 - the fixture imported above
+) -> None:
+    """Trusted management: an engineer enrols a carrier for a device's identifier by its public key,
+    sees its signed heartbeats arrive, and revokes it; the carrier is refused from then on."""
+    from playwright.sync_api import expect
+
+    page, watch = console
+    missing = _missing_keys(page)
+    device = site.device("crane-02")
+    handle = f"{PREFIX}/ids-console/crane-02"
+    assert httpx.post(
+        f"{site.base_url}/api/identifiers/devices/{device['id']}", headers=site.headers
+    ).status_code in (200, 201)
+    carrier_key = keys.generate(keys.Algorithm.SM2)
+    log_in(page, site.base_url, EMAIL, PASSWORD)
+    page.goto(f"{site.base_url}/console/#/identifiers?tab=carriers")
+    expect(page.get_by_test_id("carriers")).to_contain_text("No carrier is enrolled yet.")
+    page.get_by_test_id("carrier-handle").fill(handle)
+    page.get_by_test_id("carrier-key").fill(keys.public_pem(carrier_key.public_key()).decode())
+    page.get_by_test_id("carrier-enrol-submit").click()
+    row = page.locator(f'[data-testid="carrier-row"][data-handle="{handle}"]')
+    expect(row.get_by_test_id("carrier-status")).to_have_text("active")
+    # The carrier reports; its sequence number shows on the next refresh.
+    heartbeats = f"{site.base_url}/api/identifiers/carriers/heartbeat"
+    now = int(time.time() * 1000)
+    assert (
+        httpx.post(
+            heartbeats, content=heartbeat(carrier_key, handle, 7, now, "ok", (30.5, 114.3))
+        ).status_code
+        == 202
+    )
+    expect(row.get_by_test_id("carrier-seq")).to_have_text("7", timeout=10_000)
+    page.once("dialog", lambda dialog: dialog.accept("reported lost"))
+    row.get_by_test_id("carrier-revoke").click()
+    expect(row.get_by_test_id("carrier-status")).to_have_text("revoked")
+    refused = httpx.post(heartbeats, content=heartbeat(carrier_key, handle, 8, now, "ok"))
+    assert refused.status_code == 403 and "reported lost" in refused.json()["detail"]
+    _assert_clean(watch, missing)
 
 
 def test_identifier_page_text_is_in_both_catalogs() -> None:

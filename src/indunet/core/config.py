@@ -149,6 +149,9 @@ class Settings(BaseModel):
     ``data_dir``."""
     idr_resolver: str = ""
     """``HOST:PORT`` of the recursive node the console resolves identifiers through."""
+    idr_signing_key: str = ""
+    """PEM private key of the installation's prefix: certifies its identifier carriers. Empty:
+    ``idr-prefix-key.pem`` in ``data_dir``, made on first start (SM2, readable by its owner only)."""
     idr_nodes: tuple[IdrNode, ...] = ()
     """Nodes shown in the console's prefix tree (TOML ``[[idr_nodes]]`` tables)."""
 

@@ -38,9 +38,10 @@ def create_node_app(
     app.include_router(create_router(store, max_body_bytes=max_body_bytes))
     app.include_router(create_enterprise_router(store, caller_of))
     if carriers is not None:
-        from indunet.idr.carriers_api import create_carrier_router
+        from indunet.idr.carriers_api import create_carrier_routers
 
-        app.include_router(create_carrier_router(carriers, caller_of))
+        for carrier_router in create_carrier_routers(carriers, caller_of):
+            app.include_router(carrier_router)
     if ledger is not None:
         from indunet.ledger.api import create_ledger_router
 

@@ -51,16 +51,19 @@ def _refused(exc: Refused) -> Exception:
     return _REFUSALS[exc.code](f"{exc}")
 
 
-def create_carrier_router(
+def create_carrier_routers(
     registry: CarrierRegistry, caller_of: CallerOf, prefix: str = "/api/v1/idr/carriers"
-) -> APIRouter:
+) -> tuple[APIRouter, APIRouter]:
+    """(what carriers call, what operators call): the first needs no login, the signature being the
+    credential; a platform puts its own login in front of the second."""
+    carrier = APIRouter(prefix=prefix, tags=["identifier carriers"])
     router = APIRouter(prefix=prefix, tags=["identifier carriers"])
 
     @router.get("")
     async def list_carriers() -> list[dict[str, Any]]:
         return [_json(c) for c in await run_in_threadpool(registry.carriers)]
 
-    @router.post("/heartbeat", status_code=202)
+    @carrier.post("/heartbeat", status_code=202)
     async def heartbeat(request: Request) -> dict[str, Any]:
         raw = await _message(request)
         try:
@@ -69,7 +72,7 @@ def create_carrier_router(
             raise _refused(exc) from None
         return {"handle": accepted.handle, "seq": accepted.last_seq}
 
-    @router.post("/rotate", status_code=201)
+    @carrier.post("/rotate", status_code=201)
     async def rotate(request: Request) -> dict[str, Any]:
         raw = await _message(request)
         try:
@@ -107,4 +110,4 @@ def create_carrier_router(
         await run_in_threadpool(registry.revoke, handle, reason, caller)
         return {"handle": handle, "status": "revoked"}
 
-    return router
+    return carrier, router

@@ -21,6 +21,7 @@ from indunet.core.config import IdrNode, Settings
 from indunet.core.errors import NotFound
 from indunet.idr import client, enterprise, records
 from indunet.idr.bootstrap import ensure_prefix_record
+from indunet.idr.carriers import CarrierRegistry
 from indunet.idr.model import HandleValue
 from indunet.idr.records import SYSTEM, HandleAlreadyExists
 from indunet.idr.rest import value_json
@@ -31,6 +32,7 @@ from indunet.idr.templates import parse_template, to_values
 from indunet.idr.upstream import UdpUpstream, Unreachable
 from indunet.idr.wire import GetSiteInfoRequest, GetSiteInfoResponse
 from indunet.security import Permission, Principal
+from indunet.security.crypto.keys import own_key
 
 if TYPE_CHECKING:
     from indunet.platform.runtime import Platform
@@ -64,6 +66,7 @@ class Identifiers:
     prefix: str
     resolver: Endpoint | None = None
     nodes: tuple[IdrNode, ...] = ()
+    carriers: CarrierRegistry | None = None
     _upstream: UdpUpstream = field(default_factory=UdpUpstream)
 
     def overview(self) -> dict[str, Any]:
@@ -161,7 +164,14 @@ def open_identifiers(settings: Settings) -> Identifiers | None:
     # The platform registers as the prefix's administrator: its record must exist (the enterprise
     # node, when it serves this store, adds its secret key to the same record).
     ensure_prefix_record(store, settings.idr_prefix)
-    return Identifiers(store, settings.idr_prefix, resolver, settings.idr_nodes)
+    key_path = (
+        Path(settings.idr_signing_key)
+        if settings.idr_signing_key
+        else settings.data_dir / "idr-prefix-key.pem"
+    )
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    carriers = CarrierRegistry(store, settings.idr_prefix, own_key(key_path))
+    return Identifiers(store, settings.idr_prefix, resolver, settings.idr_nodes, carriers)
 
 
 IDENTIFIER_LABEL: Final = "identifier"

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -271,6 +273,15 @@ def as_sm2(key: PrivateKey) -> Sm2PrivateKey:
     if not isinstance(key, _Sm2Private):
         raise UnsupportedKey(f"an {key.algorithm} key is not an SM2 key")
     return key.key
+
+
+def own_key(path: Path, algorithm: Algorithm = Algorithm.SM2) -> PrivateKey:
+    """The key kept at ``path``, made there on first use (PEM, readable by its owner only)."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(private_pem(generate(algorithm)))
+    return load_private_key(path.read_bytes())
 
 
 def public_key_from_raw(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from indunet.core.errors import NotFound
+from indunet.idr.carriers_api import create_carrier_routers
 from indunet.idr.enterprise_api import create_enterprise_router
 from indunet.idr.model import na_handle
 from indunet.idr.records import ANONYMOUS, Caller, administrator
@@ -90,3 +91,10 @@ def mount(app: FastAPI, identifiers: Identifiers | None) -> None:
         create_enterprise_router(identifiers.store, caller_of, prefix=PREFIX),
         dependencies=[Depends(_remember_principal)],
     )
+    if identifiers.carriers is not None:
+        # Carriers sign what they send: no login for them; operators log in as for everything else.
+        from_carriers, for_operators = create_carrier_routers(
+            identifiers.carriers, caller_of, prefix=f"{PREFIX}/carriers"
+        )
+        app.include_router(from_carriers)
+        app.include_router(for_operators, dependencies=[Depends(_remember_principal)])

@@ -1,7 +1,8 @@
 // Identifiers: resolve an identifier through the federation, the prefix tree with each node's
-// health, the enterprise's metadata templates (list, editor, search) and statistics.
+// health, the enterprise's metadata templates (list, editor, search), its identifier carriers
+// (trusted management: enrol, watch, revoke) and statistics.
 //
-// Four tabs. The address keeps the open tab or the identifier being resolved
+// Five tabs. The address keeps the open tab or the identifier being resolved
 // (`?tab=templates`, `?handle=88.100.1/cnc-01`), so a link to a handle opens its resolution
 // and Back returns to the previous one. Only the open tab polls: the tree and the statistics,
 // every 5 s.
@@ -12,7 +13,7 @@ import { formatDateTime, formatNumber, formatTime, getLanguage, t } from '../i18
 import { buildHash, replaceQuery } from '../router.js';
 
 const REFRESH_MS = 5000;
-const TABS = ['resolve', 'tree', 'templates', 'stats'];
+const TABS = ['resolve', 'tree', 'templates', 'carriers', 'stats'];
 const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime', 'url', 'handle', 'enum'];
 const NUMERIC_TYPES = new Set(['integer', 'number']);
 const STATS_DAYS = [1, 7, 30, 90];
@@ -98,6 +99,7 @@ export async function mount(outlet, ctx) {
     resolve,
     tree: treePanel(),
     templates: templatesPanel(prefix),
+    carriers: carriersPanel(prefix),
     stats: statsPanel(),
   };
   for (const name of TABS) {
@@ -316,6 +318,104 @@ function treePanel() {
     start: () => poll(load, REFRESH_MS, (err) => {
       if (err.status !== 401) message.replaceChildren(messageBox('error', errorText(err)));
     }),
+  };
+}
+
+// ---- carriers -----------------------------------------------------------------------------------
+
+const CARRIER_STATUS = { active: 'badge-online', revoked: 'badge-danger' };
+
+function carriersPanel(prefix) {
+  const message = h('div');
+  const updated = h('span', { class: 'muted small', 'aria-live': 'off' });
+  const rows = h('tbody', {}, emptyRow(7, t('common.loading')));
+  const handle = h('input', {
+    id: 'carrier-handle', type: 'text', required: true, maxlength: 255, placeholder: `${prefix}/…`,
+    'data-testid': 'carrier-handle', autocomplete: 'off', spellcheck: false,
+  });
+  const key = h('textarea', {
+    id: 'carrier-key', rows: 4, required: true, placeholder: '-----BEGIN PUBLIC KEY-----',
+    'data-testid': 'carrier-key', spellcheck: false, class: 'mono',
+  });
+  const enrolMessage = h('div', { 'aria-live': 'polite' });
+  let refresh = () => {};
+
+  async function revoke(carrier) {
+    const reason = window.prompt(t('ids.carriers.revokeReason', { handle: carrier.handle }));
+    if (reason === null) return;
+    try {
+      await request(`/identifiers/carriers/${handlePath(carrier.handle)}/revoke`, { method: 'POST', json: { reason } });
+      refresh();
+    } catch (err) {
+      message.replaceChildren(messageBox('error', errorText(err)));
+    }
+  }
+
+  function row(c) {
+    const seen = c.lastSeq > 0 ? formatDateTime(new Date(c.lastAtMs).toISOString()) : null;
+    return h('tr', { 'data-testid': 'carrier-row', dataset: { handle: c.handle, status: c.status } },
+      h('td', {}, h('a', { href: resolveHref(c.handle), class: 'mono', text: c.handle })),
+      h('td', { class: 'mono small', title: c.bid, text: `${c.bid.slice(0, 18)}…` }),
+      h('td', {}, h('span', { class: `badge ${CARRIER_STATUS[c.status] || ''}`, 'data-testid': 'carrier-status', text: t(`ids.carriers.status.${c.status}`) })),
+      h('td', { class: 'num mono', text: formatNumber(c.serial) }),
+      h('td', { class: 'num mono', 'data-testid': 'carrier-seq', text: formatNumber(c.lastSeq) }),
+      h('td', { class: 'nowrap' }, seen ? h('span', { text: seen }) : none()),
+      h('td', {}, c.status === 'active'
+        ? h('button', { type: 'button', class: 'btn', 'data-testid': 'carrier-revoke', onclick: () => revoke(c), text: t('ids.carriers.revoke') })
+        : h('span', { class: 'muted small', title: c.reason, text: c.reason || '' })));
+  }
+
+  async function load(signal) {
+    const carriers = await request('/identifiers/carriers', { signal });
+    message.replaceChildren();
+    updated.textContent = t('common.updatedAt', { time: formatTime(new Date().toISOString()) });
+    rows.replaceChildren(...(carriers.length ? carriers.map(row) : [emptyRow(7, t('ids.carriers.none'))]));
+  }
+
+  const form = h('form', { class: 'panel form', 'data-testid': 'carrier-enrol', novalidate: true },
+    h('h2', { class: 'panel-title', text: t('ids.carriers.enrol') }),
+    h('p', { class: 'muted small', text: t('ids.carriers.enrolHelp') }),
+    h('label', { for: 'carrier-handle', text: t('ids.carriers.handle') }), handle,
+    h('label', { for: 'carrier-key', text: t('ids.carriers.key') }), key,
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'carrier-enrol-submit', text: t('ids.carriers.enrolButton') })),
+    enrolMessage);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!handle.value.trim() || !key.value.trim()) {
+      enrolMessage.replaceChildren(messageBox('error', t('ids.carriers.missing')));
+      return;
+    }
+    try {
+      await request(`/identifiers/carriers/${handlePath(handle.value.trim())}/enroll`, { method: 'POST', json: { publicKey: key.value.trim() } });
+      enrolMessage.replaceChildren(messageBox('info', t('ids.carriers.enrolled', { handle: handle.value.trim() })));
+      key.value = '';
+      refresh();
+    } catch (err) {
+      enrolMessage.replaceChildren(messageBox('error', errorText(err)));
+    }
+  });
+
+  const el = h('div', {},
+    h('div', { class: 'toolbar' }, h('span', { class: 'muted small', text: t('devices.autoRefresh') }), updated),
+    message,
+    table('carriers', [
+      [t('ids.carriers.col.handle')], [t('ids.carriers.col.bid')], [t('ids.carriers.col.status')],
+      [t('ids.carriers.col.serial'), 'num'], [t('ids.carriers.col.seq'), 'num'], [t('ids.carriers.col.seen')], [''],
+    ], rows),
+    form);
+  return {
+    el,
+    start: () => {
+      const onError = (err) => {
+        if (err.status !== 401) message.replaceChildren(messageBox('error', errorText(err)));
+      };
+      let stop = poll(load, REFRESH_MS, onError);
+      refresh = () => {
+        stop();
+        stop = poll(load, REFRESH_MS, onError);
+      };
+      return () => stop();
+    },
   };
 }
 
