@@ -77,6 +77,13 @@ def test_rpc_and_shared_attributes_write_registers_and_every_request_is_audited(
             await until(
                 lambda: station.read(1, HOLDING, 0, 1) == [1500], 10, "the shared attribute on the device"
             )
+            # Its audit entry follows the write: wait for it, so the order checked below is the order
+            # of events (under load the next refusal was once audited first).
+            await until(
+                lambda: sum(e["outcome"] == "ok" for e in gateway.queue.audit_log()) == 4,
+                10,
+                "the shared attribute's audit entry",
+            )
             # The gateway checks again with its own model and bindings, whatever reaches it.
             assert "read-only" in (await gateway.downlink.execute("pump-1", "flow", 5.0))["error"]
             refused = await gateway.downlink.execute("pump-1", "speed_setpoint", 99_999)

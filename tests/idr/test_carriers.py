@@ -133,6 +133,13 @@ def test_revoked_carriers_are_refused_and_only_admins_revoke(
     shown = live(client)
     assert shown["CARRIER_STATE"] == "revoked" and "HS_CARRIER_CERT" not in shown
     assert client.post(f"{API}/{HANDLE}/revoke", json={}, headers=ADMIN).status_code == 404
+    # Enrolled again with a new key (a replaced module), it starts its own sequence.
+    replacement = keys.generate(keys.Algorithm.SM2)
+    assert enroll(client, replacement)["serial"] == 2
+    assert (
+        client.post(f"{API}/heartbeat", content=heartbeat(replacement, HANDLE, 1, now_ms(), "ok")).status_code
+        == 202
+    )
     assert client.post(f"{API}/{HANDLE}/enroll", json={"publicKey": "x"}).status_code in (401, 422)
 
 

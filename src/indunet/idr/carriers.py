@@ -124,9 +124,16 @@ class CarrierRegistry:
         with self._lock, self.store.write() as tx:
             row = tx._conn.execute(select(carriers).where(carriers.c.handle == name)).first()
             serial = 1 if row is None else int(row.serial) + 1
-            values = {"key": public.to_der(), "status": "active", "serial": serial, "reason": ""}
+            # A new key starts its own sequence: messages under the old one no longer verify anyway.
+            values = {
+                "key": public.to_der(),
+                "status": "active",
+                "serial": serial,
+                "reason": "",
+                "last_seq": 0,
+            }
             if row is None:
-                tx._conn.execute(insert(carriers).values(handle=name, last_seq=0, last_at=now, **values))
+                tx._conn.execute(insert(carriers).values(handle=name, last_at=now, **values))
             else:
                 tx._conn.execute(update(carriers).where(carriers.c.handle == name).values(**values))
         certificate = self._certificate(name, public, serial, now)
