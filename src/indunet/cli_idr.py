@@ -234,10 +234,10 @@ def cmd_idr_rekey(args: argparse.Namespace, settings: Settings) -> int:
 
 def _carriers(args: argparse.Namespace, store: Any, prefix: str) -> Any:
     """The carrier registry of the node's first prefix, certifying with ``--signing-key``."""
-    from indunet.cli_idr_trust import _signing_key
+    from indunet.cli_idr_trust import signing_key
     from indunet.idr.carriers import CarrierRegistry
 
-    return CarrierRegistry(store, prefix, _signing_key(args.signing_key))
+    return CarrierRegistry(store, prefix, signing_key(args.signing_key))
 
 
 def _ledger(args: argparse.Namespace, store: Any, location: str | Path) -> Any:
@@ -251,18 +251,14 @@ def _ledger(args: argparse.Namespace, store: Any, location: str | Path) -> Any:
     if args.workers > 1 or _is_worker():
         raise InvalidInput(_t("cli.idr_ledger_workers"), key="cli.idr_ledger_workers")
     key_path = Path(args.ledger_key) if args.ledger_key else Path(f"{location}.ledger-key.pem")
-    if not key_path.exists():
-        if args.ledger_key or not isinstance(location, Path):
-            raise InvalidInput(
-                _t("cli.ledger_bad_key", error=f"no {key_path}"),
-                key="cli.ledger_bad_key",
-                error=str(key_path),
-            )
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(keys.private_pem(keys.generate(keys.Algorithm.SM2)))
+    if not key_path.exists() and (args.ledger_key or not isinstance(location, Path)):
+        raise InvalidInput(
+            _t("cli.ledger_bad_key", error=f"no {key_path}"),
+            key="cli.ledger_bad_key",
+            error=str(key_path),
+        )
     try:
-        key = keys.load_private_key(key_path.read_bytes())
+        key = keys.own_key(key_path)
     except keys.UnsupportedKey as exc:
         raise InvalidInput(
             _t("cli.ledger_bad_key", error=str(exc)), key="cli.ledger_bad_key", error=str(exc)

@@ -31,7 +31,7 @@ def _t(key: str, **params: Any) -> str:
     return translate(key, cli_language(), **params)
 
 
-def _signing_key(path: str) -> Any:
+def signing_key(path: str) -> Any:
     from indunet.security.crypto import keys
 
     try:
@@ -50,7 +50,7 @@ def _any_public_key(path: str) -> Any:
     try:
         return keys.load_public_key(data)
     except keys.UnsupportedKey:
-        return _signing_key(path).public_key()
+        return signing_key(path).public_key()
 
 
 async def _put(host: str, port: int, handle: str, value: Any, admin: Any, proof: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ def cmd_idr_certify(args: argparse.Namespace, _settings: Settings) -> int:
     host, port = _server(args.server)
     subject_key = _any_public_key(args.subject_key)
     value = certify(
-        _signing_key(args.signing_key),
+        signing_key(args.signing_key),
         issuer,
         prefix,
         subject_key,
@@ -105,7 +105,7 @@ def cmd_idr_sign(args: argparse.Namespace, _settings: Settings) -> int:
     from indunet.idr.signed import HS_SIGNATURE, sign_record
 
     host, port = _server(args.server)
-    key = _signing_key(args.signing_key)
+    key = signing_key(args.signing_key)
     admin, proof = parse_admin_id(args.admin), _proof(args)
 
     async def sign() -> None:

@@ -28,7 +28,7 @@ from typing import Any, Final
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, Table, Text, insert, select, update
 
 from indunet.idr import records
-from indunet.idr.model import HandleValue, Permission, split
+from indunet.idr.model import HandleValue, InvalidHandle, Permission, normalise, split
 from indunet.idr.store import HandleStore
 from indunet.ledger.did import bid_of
 from indunet.security import documents
@@ -122,7 +122,7 @@ class CarrierRegistry:
         name = self._ours(handle)
         now = self._now_ms()
         with self._lock, self.store.write() as tx:
-            row = tx._conn.execute(select(carriers).where(carriers.c.handle == name)).first()
+            row = tx.conn.execute(select(carriers).where(carriers.c.handle == name)).first()
             serial = 1 if row is None else int(row.serial) + 1
             # A new key starts its own sequence: messages under the old one no longer verify anyway.
             values = {
@@ -133,9 +133,9 @@ class CarrierRegistry:
                 "last_seq": 0,
             }
             if row is None:
-                tx._conn.execute(insert(carriers).values(handle=name, last_at=now, **values))
+                tx.conn.execute(insert(carriers).values(handle=name, last_at=now, **values))
             else:
-                tx._conn.execute(update(carriers).where(carriers.c.handle == name).values(**values))
+                tx.conn.execute(update(carriers).where(carriers.c.handle == name).values(**values))
         certificate = self._certificate(name, public, serial, now)
         records.put_values(self.store, name, [HandleValue(CERT_INDEX, HS_CARRIER_CERT, certificate)], caller)
         return certificate
@@ -147,7 +147,7 @@ class CarrierRegistry:
             raise records.HandleNotFound(f"{name} has no active carrier")
         records.remove_values(self.store, name, [CERT_INDEX], caller)  # the caller's permission, checked
         with self._lock, self.store.write() as tx:
-            done = tx._conn.execute(
+            done = tx.conn.execute(
                 update(carriers)
                 .where(carriers.c.handle == name)
                 .values(status="revoked", reason=reason[:200])
@@ -233,7 +233,7 @@ class CarrierRegistry:
         # Conditional on the sequence number, so two copies of one message racing both pass the checks
         # above but only one is recorded.
         with self._lock, self.store.write() as tx:
-            moved = tx._conn.execute(
+            moved = tx.conn.execute(
                 update(carriers)
                 .where(carriers.c.handle == handle, carriers.c.last_seq < seq, carriers.c.status == "active")
                 .values(last_seq=seq, last_at=at)
@@ -243,8 +243,8 @@ class CarrierRegistry:
 
     def _row(self, handle: str) -> Any:
         try:
-            name = records._name(handle)
-        except records.InvalidHandleName:
+            name = normalise(handle)
+        except InvalidHandle:
             return None
         with self.store.engine.connect() as conn:
             return conn.execute(select(carriers).where(carriers.c.handle == name)).first()
@@ -260,7 +260,10 @@ class CarrierRegistry:
         return found
 
     def _ours(self, handle: str) -> str:
-        name = records._name(handle)
+        try:
+            name = normalise(handle)
+        except InvalidHandle as exc:
+            raise records.InvalidHandleName(str(exc)) from None
         prefix = split(name)[0]
         if prefix != self.issuer and not prefix.startswith(self.issuer + "."):
             raise records.NotAuthorised(f"{name} is not under {self.issuer}")

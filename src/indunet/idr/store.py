@@ -243,6 +243,12 @@ class Transaction:
         self.created: set[str] = set()
         self._templates: dict[tuple[str, int], Template | None] = {}
 
+    @property
+    def conn(self) -> Connection:
+        """This transaction's connection, for tables other modules keep in the same database (the
+        carriers') to change together with the records."""
+        return self._conn
+
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """``sql`` (``?`` placeholders) run by the driver inside this transaction: the reads and small
         writes of registration, where SQLAlchemy's statement machinery would cost more than the query."""
