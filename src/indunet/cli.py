@@ -1,5 +1,5 @@
 """The ``indunet`` command: serve, demo, database, tenants, users and devices (gateway and sim in
-``cli_edge``, identifier nodes and resolution in ``cli_idr``).
+``cli_edge``, identifier nodes and resolution in ``cli_idr``, sealed credentials in ``cli_secrets``).
 
 Errors from the platform end the command with the message from the catalog and the exit code that
 ``core.errors`` assigns (2 for bad input, 1 for failures of the system).
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from indunet import __version__, cli_edge, cli_idr, cli_ledger
+from indunet import __version__, cli_edge, cli_idr, cli_ledger, cli_secrets
 from indunet.core.config import Settings, load_settings
 from indunet.core.errors import ConfigurationError, IndunetError, InvalidInput, StorageError
 from indunet.core.i18n import cli_language, localise_error, translate
@@ -344,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_edge.register(commands, add)
     cli_idr.register(commands, add)
     cli_ledger.register(commands, add)
+    cli_secrets.register(commands, add)
 
     retention = commands.add_parser("retention", help=_t("cli.help.retention"))
     retention.add_subparsers(dest="sub", required=True).add_parser(

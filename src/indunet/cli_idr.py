@@ -186,6 +186,8 @@ def cmd_idr_serve(args: argparse.Namespace, settings: Settings) -> int:
                 records.set_quota(store, prefix, limit)
         ledger = _ledger(args, store, location) if args.ledger else None
         carriers = _carriers(args, store, prefixes[0]) if args.signing_key else None
+        if args.sign_records:
+            store.signer = _record_signer(args, prefixes[0])
         with _workers(args, str(location)):
             asyncio.run(_serve(store, prefixes, args, ledger, carriers))
     finally:
@@ -240,10 +242,21 @@ def _carriers(args: argparse.Namespace, store: Any, prefix: str) -> Any:
     return CarrierRegistry(store, prefix, signing_key(args.signing_key))
 
 
+def _record_signer(args: argparse.Namespace, prefix: str) -> Any:
+    """``--sign-records``: every record of the node's first prefix signed as it is written."""
+    from indunet.cli_idr_trust import signing_key
+    from indunet.idr.signed import RecordSigner
+
+    if not args.signing_key:
+        raise InvalidInput(_t("cli.idr_sign_records_key"), key="cli.idr_sign_records_key")
+    return RecordSigner(signing_key(args.signing_key), prefix)
+
+
 def _ledger(args: argparse.Namespace, store: Any, location: str | Path) -> Any:
-    """The node's ledger in its store's database, recording allocations from here on (and any made
-    while it was not running); signed with ``--ledger-key``, or a key made next to the store."""
-    from indunet.ledger.allocations import AllocationRecorder
+    """The node's ledger in its store's database, recording allocations (and with
+    ``--ledger-registrations`` identifiers) from here on, and any made while it was not running;
+    signed with ``--ledger-key``, or a key made next to the store."""
+    from indunet.ledger.recorder import LedgerRecorder
     from indunet.ledger.service import Ledger
     from indunet.ledger.store import open_log
     from indunet.security.crypto import keys
@@ -264,7 +277,7 @@ def _ledger(args: argparse.Namespace, store: Any, location: str | Path) -> Any:
             _t("cli.ledger_bad_key", error=str(exc)), key="cli.ledger_bad_key", error=str(exc)
         ) from None
     ledger = Ledger(open_log(location), key)
-    AllocationRecorder(ledger, store)
+    LedgerRecorder(ledger, store, registrations=args.ledger_registrations)
     print(_t("cli.ledger_serving", log=ledger.did, size=ledger.store.size()), flush=True)
     return ledger
 
@@ -293,6 +306,16 @@ def _workers(args: argparse.Namespace, store: str | None) -> Iterator[None]:
         command += ["--redis", args.redis]
     if args.http_port is not None:
         command += ["--http-port", str(args.http_port)]
+    # Every worker answers writes, carriers and recursive questions: each needs the same keys.
+    for option, value in (
+        ("--keyring", args.keyring),
+        ("--signing-key", args.signing_key),
+        ("--anchor", args.anchor),
+    ):
+        if value:
+            command += [option, value]
+    if args.sign_records:
+        command.append("--sign-records")
     # The secret goes by environment, not argument: other users can read a process's arguments.
     env = {**os.environ, _WORKER_ENV: "1"}
     secret = args.admin_secret or os.environ.get("INDUNET_IDR_ADMIN_SECRET")
@@ -571,7 +594,11 @@ def register(commands: Any, add: Any) -> None:
     serve.add_argument("--ledger", action="store_true", help=_t("cli.help.idr_ledger"))
     serve.add_argument("--anchor", metavar="BID", help=_t("cli.help.idr_serve_anchor"))
     serve.add_argument("--signing-key", metavar="FILE", help=_t("cli.help.idr_serve_signing_key"))
+    serve.add_argument("--sign-records", action="store_true", help=_t("cli.help.idr_sign_records"))
     serve.add_argument("--ledger-key", metavar="FILE", help=_t("cli.help.idr_ledger_key"))
+    serve.add_argument(
+        "--ledger-registrations", action="store_true", help=_t("cli.help.idr_ledger_registrations")
+    )
     reg = add("register", cmd_idr_register, "cli.help.idr_register", idr)
     reg.add_argument("handle")
     reg.add_argument("--server", required=True, metavar="HOST:PORT")

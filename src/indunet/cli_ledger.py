@@ -3,9 +3,10 @@
 - ``indunet ledger verify --server URL | --file DUMP [--log BID]`` audits a whole log (every entry,
   every signed head, every cosignature) and exits 0 only when it is intact, 1 when it is not;
 - ``indunet ledger dump --server URL --out FILE`` writes a log to a file that ``verify --file`` reads;
-- ``indunet ledger witness --server URL --key FILE --state FILE [--log BID] [--every S]`` checks the
-  log's latest head against the last one it saw and cosigns it; a split view exits 3 with the
-  evidence written next to the state file.
+- ``indunet ledger witness --server URL --key FILE --state FILE [--log BID] [--every S]
+  [--report PLATFORM --token-file FILE]`` checks the log's latest head against the last one it saw
+  and cosigns it; a split view exits 3 with the evidence written next to the state file, after
+  telling the platform (as a ``ledger_witness`` device) when ``--report`` names one.
 
 ``URL`` is the ledger's API, e.g. ``http://127.0.0.1:8081/api/v1/ledger``.
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +90,9 @@ def cmd_ledger_dump(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def cmd_ledger_witness(args: argparse.Namespace, _settings: Settings) -> int:
+    from indunet.ledger.watch import PlatformReport, Watch
     from indunet.ledger.witness import SplitView, Witness
     from indunet.security.crypto import keys
-    from indunet.security.documents import BadDocument
 
     try:
         key = keys.load_private_key(Path(args.key).read_bytes())
@@ -98,27 +100,52 @@ def cmd_ledger_witness(args: argparse.Namespace, _settings: Settings) -> int:
         raise InvalidInput(
             _t("cli.ledger_bad_key", error=str(exc)), key="cli.ledger_bad_key", error=str(exc)
         ) from None
-    witness = Witness(key, Path(args.state))
+    token = _report_token(args)
     with httpx.Client(timeout=30) as client:
-        while True:
-            try:
-                cosignature = witness.check_server(args.server, client, args.log)
-                print(_t("cli.ledger_cosigned", log=cosignature.log, size=cosignature.size), flush=True)
-            except SplitView as alarm:
-                evidence = Path(f"{args.state}.split-view-{int(time.time())}.json")
-                evidence.write_text(json.dumps(alarm.evidence(), indent=1, ensure_ascii=False))
-                print(
-                    f"indunet: {_t('cli.ledger_split_view', reason=alarm.reason, path=str(evidence))}",
-                    file=sys.stderr,
-                )
-                return SPLIT_VIEW_EXIT
-            except (httpx.HTTPError, BadDocument) as exc:
-                print(f"indunet: {_t('cli.ledger_unreadable', error=str(exc))}", file=sys.stderr)
-                if not args.every:
-                    return 1
+        watch = Watch(
+            Witness(key, Path(args.state)),
+            args.server,
+            client,
+            args.log,
+            report=None if token is None else PlatformReport(args.report, token, client),
+            on_cosigned=lambda c: print(_t("cli.ledger_cosigned", log=c.log, size=c.size), flush=True),
+            on_error=lambda e: print(
+                f"indunet: {_t('cli.ledger_unreadable', error=str(e))}", file=sys.stderr
+            ),
+        )
+        try:
             if not args.every:
-                return 0
-            time.sleep(args.every)
+                return 0 if watch.once() else 1
+            watch.run(args.every, threading.Event())
+        except SplitView as alarm:
+            print(
+                f"indunet: {_t('cli.ledger_split_view', reason=alarm.reason, path=str(alarm.evidence_path))}",
+                file=sys.stderr,
+            )
+            return SPLIT_VIEW_EXIT
+    return 0
+
+
+def _report_token(args: argparse.Namespace) -> str | None:
+    """The witness device's token for ``--report``: from ``--token-file`` or INDUNET_WITNESS_TOKEN
+    (never an argument: other users can read a process's arguments)."""
+    if not args.report:
+        return None
+    token = os.environ.get("INDUNET_WITNESS_TOKEN", "")
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InvalidInput(
+                _t("cli.ledger_no_token", error=str(exc)), key="cli.ledger_no_token", error=str(exc)
+            ) from None
+    if not token or len(token) > 512:
+        raise InvalidInput(
+            _t("cli.ledger_no_token", error="--token-file or INDUNET_WITNESS_TOKEN"),
+            key="cli.ledger_no_token",
+            error="--token-file",
+        )
+    return token
 
 
 def register(commands: Any, add: Any) -> None:
@@ -138,3 +165,5 @@ def register(commands: Any, add: Any) -> None:
     witness.add_argument("--state", required=True, metavar="FILE", help=_t("cli.help.ledger_state"))
     witness.add_argument("--log", metavar="BID", help=_t("cli.help.ledger_log"))
     witness.add_argument("--every", type=float, default=0.0, metavar="S", help=_t("cli.help.ledger_every"))
+    witness.add_argument("--report", metavar="URL", help=_t("cli.help.ledger_report"))
+    witness.add_argument("--token-file", metavar="FILE", help=_t("cli.help.ledger_token_file"))

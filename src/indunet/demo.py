@@ -24,9 +24,12 @@ from indunet.core.config import Settings
 from indunet.core.errors import NotFound
 from indunet.core.i18n import cli_language, translate
 from indunet.core.timeutil import now_us
+from indunet.ledger.watch import PlatformReport, Watch
+from indunet.ledger.witness import SplitView, Witness
 from indunet.platform import accounts, devices, identifiers, rules, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
+from indunet.security.crypto import keys
 from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
 from indunet.sim.carriers import CarrierFleet
 from indunet.transport.mqtt import MqttThread
@@ -76,7 +79,23 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
         "severity": "major",
         "condition": {"kind": "threshold", "point": "spindle_load", "high": 40, "hysteresis": 5, "for_s": 5},
     },
+    {
+        "name": "Ledger split view",
+        "description": "The allocation ledger showed its witness two histories: someone rewrote it.",
+        "type": "ledger_witness",
+        "severity": "critical",
+        "condition": {"kind": "threshold", "point": "split_view", "high": 0.5},
+    },
+    {
+        "name": "Ledger witness silent",
+        "description": "No check of the allocation ledger for 3 minutes.",
+        "type": "ledger_witness",
+        "severity": "major",
+        "condition": {"kind": "no_data", "point": "ledger_size", "timeout_s": 180},
+    },
 )
+WITNESS = "ledger-witness-1"
+WITNESS_EVERY_S = 30.0
 
 
 def _default_rules(platform: Platform, principal: Principal) -> None:
@@ -99,17 +118,37 @@ def _login(platform: Platform, principal: Principal) -> tuple[str, str]:
     return EMAIL, password
 
 
-def _gateway_token(platform: Platform, principal: Principal) -> str:
+def _device_token(
+    platform: Platform, principal: Principal, name: str, type_name: str, labels: dict[str, str], area: str
+) -> str:
+    """A fresh token of the named device, created on the first run."""
     try:
-        ref = devices.resolve(platform, principal.tenant_id, demo_edge.GATEWAY)
+        ref = devices.resolve(platform, principal.tenant_id, name)
         return devices.rotate_token(platform, principal, ref.id)
     except NotFound:
-        labels = {"line": "utilities"}
-        location = {"site": "Suzhou plant", "area": "Hall 1, cabinet E3"}
-        created = devices.create_device(
-            platform, principal, demo_edge.GATEWAY, "edge_gateway", labels, location
-        )
-        return str(created["token"])
+        location = {"site": "Suzhou plant", "area": area}
+        return str(devices.create_device(platform, principal, name, type_name, labels, location)["token"])
+
+
+def _witness(
+    platform: Platform, principal: Principal, federation: demo_idr.IdentifierFederation, base_url: str
+) -> Watch:
+    """A witness of the top-level node's ledger, reporting to the platform as a device."""
+    token = _device_token(platform, principal, WITNESS, "ledger_witness", {"role": "witness"}, "Server room")
+    data_dir = platform.settings.data_dir
+    client = httpx.Client(timeout=10)
+    witness = Witness(keys.own_key(data_dir / "demo-witness-key.pem"), data_dir / "demo-witness.json")
+    report = PlatformReport(base_url, token, client)
+    return Watch(witness, federation.ledger_url, client, federation.ledger_did, report=report)
+
+
+def _watch(watch: Watch, stop: threading.Event) -> None:
+    try:
+        watch.run(WITNESS_EVERY_S, stop)
+    except SplitView as split:
+        log.error("ledger split view: %s (evidence in %s)", split.reason, split.evidence_path)
+    finally:
+        watch.client.close()
 
 
 def prepare(platform: Platform) -> tuple[str, str, list[SimulatedDevice]]:
@@ -176,7 +215,10 @@ def identify_devices(platform: Platform, principal: Principal, console_url: str)
 def _start_identifiers(platform: Platform) -> demo_idr.IdentifierFederation | None:
     if platform.identifiers is None:
         return None
-    federation = demo_idr.IdentifierFederation(platform.identifiers.store, platform.settings.data_dir).start()
+    assert platform.identifiers.carriers is not None  # the installation's prefix key
+    federation = demo_idr.IdentifierFederation(
+        platform.identifiers.store, platform.settings.data_dir, platform.identifiers.carriers.key.public_key()
+    ).start()
     platform.identifiers.resolver = federation.resolver
     platform.identifiers.nodes = federation.nodes
     return federation
@@ -184,12 +226,15 @@ def _start_identifiers(platform: Platform) -> demo_idr.IdentifierFederation | No
 
 def run_demo(settings: Settings, log_level: str = "info") -> int:
     if not settings.idr_prefix:
-        settings = settings.model_copy(update={"idr_prefix": demo_idr.ENTERPRISE})
+        # The demo federation certifies the installation's key: its records are signed as written.
+        settings = settings.model_copy(update={"idr_prefix": demo_idr.ENTERPRISE, "idr_sign_records": True})
     platform = Platform(settings)
     email, password, simulated = prepare(platform)
     tenant = tenants.get_tenant_by_name(platform, TENANT)
     principal = Principal.system(tenant["id"], label="system:demo")
-    gateway_token = _gateway_token(platform, principal)
+    gateway_token = _device_token(
+        platform, principal, demo_edge.GATEWAY, "edge_gateway", {"line": "utilities"}, "Hall 1, cabinet E3"
+    )
     mqtt = _start_mqtt(platform)
     shop_floor = demo_edge.ShopFloor(gateway_token, mqtt.port, settings.data_dir).start()
     federation = _start_identifiers(platform)
@@ -248,10 +293,24 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
             )
             print(
                 translate(
+                    "cli.demo_signed",
+                    cli_language(),
+                    resolver=str(federation.resolver),
+                    example=f"{demo_idr.ENTERPRISE}/{TENANT}/cnc-01",
+                    anchor=federation.anchor,
+                ),
+                flush=True,
+            )
+            print(
+                translate(
                     "cli.demo_ledger", cli_language(), url=federation.ledger_url, log=federation.ledger_did
                 ),
                 flush=True,
             )
+            witness = threading.Thread(
+                target=_watch, args=(_witness(platform, principal, federation, base_url), stop), daemon=True
+            )
+            witness.start()
             # Devices behind the gateway appear when it first reports them: identify them then too.
             later = threading.Timer(20.0, identify_devices, (platform, principal, base_url))
             later.daemon = True

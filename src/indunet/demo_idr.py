@@ -6,6 +6,11 @@ Prefixes are allocated as operators would (site records at the allocating node),
 registers its machines (the platform labels each device with its identifier) and a batch of products
 made on them, and the console resolves everything through the recursive node, which knows only the
 top-level node. Secrets are generated once and kept in the data directory.
+
+Trust runs down the same tree: the top-level key certifies itself and the industry node's key, that
+one the enterprise's (HS_CERT values in the ``0.NA`` records each parent serves), the enterprise's
+records are signed as the platform writes them, and the recursive node, pinned to the top-level
+key's BID, refuses a signed record that does not verify.
 """
 
 from __future__ import annotations
@@ -26,16 +31,20 @@ from indunet.core.loop_thread import LoopThread
 from indunet.idr import enterprise, records
 from indunet.idr.app import create_node_app
 from indunet.idr.bootstrap import delegation_record, ensure_prefix
+from indunet.idr.model import HandleValue, na_handle
 from indunet.idr.records import SYSTEM
 from indunet.idr.recursive import Recursor
 from indunet.idr.server import IdrServer
 from indunet.idr.service import Service
+from indunet.idr.signed import CERT_INDEX, NotTrusted, PrefixCertificate, certify
 from indunet.idr.sites import Endpoint, site
 from indunet.idr.store import HandleStore, default_keyring, open_store
-from indunet.ledger.allocations import AllocationRecorder
+from indunet.ledger.did import bid_of
+from indunet.ledger.recorder import LedgerRecorder
 from indunet.ledger.service import Ledger
 from indunet.ledger.store import open_log
 from indunet.security.crypto import keys
+from indunet.security.crypto.keys import PrivateKey, PublicKey
 
 TOP: Final = "88"
 SECONDARY: Final = "88.100"
@@ -70,9 +79,35 @@ def _secrets(data_dir: Path) -> dict[str, str]:
     return made
 
 
-def _allocate(parent: HandleStore, prefix: str, server: IdrServer) -> None:
+def _certificate(
+    store: HandleStore, issuer: tuple[str, PrivateKey], subject: str, subject_key: PublicKey
+) -> HandleValue:
+    """The HS_CERT by which ``issuer`` certifies ``subject_key`` for ``subject``: the one its record
+    holds while it certifies that key for another month, so a restart changes nothing."""
+    with store.read() as tx:
+        held = tx.get_value(na_handle(subject), CERT_INDEX)
+    month_ms = 30 * 86_400_000
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    if held is not None:
+        try:
+            found = PrefixCertificate.parse(held.data)
+            if (found.issuer, bid_of(found.key), found.not_after_ms > now_ms + month_ms) == (
+                issuer[0],
+                bid_of(subject_key),
+                True,
+            ):
+                return held
+        except NotTrusted:
+            pass
+    return certify(issuer[1], issuer[0], subject, subject_key, now_ms + 12 * month_ms)
+
+
+def _allocate(
+    parent: HandleStore, prefix: str, server: IdrServer, issuer: tuple[str, PrivateKey], key: PublicKey
+) -> None:
     na, values = delegation_record(prefix, [site([Endpoint("127.0.0.1", server.port)])])
-    records.create_handle(parent, na, values, SYSTEM, overwrite=True)
+    certificate = _certificate(parent, issuer, prefix, key)
+    records.create_handle(parent, na, [*values, certificate], SYSTEM, overwrite=True)
 
 
 def register_products(store: HandleStore, machines: list[str], count: int = PRODUCTS) -> int:
@@ -110,9 +145,12 @@ class IdentifierFederation(LoopThread):
     name = "identifier-nodes"
     start_timeout_s = START_TIMEOUT_S
 
-    def __init__(self, enterprise_store: HandleStore, data_dir: Path) -> None:
+    def __init__(self, enterprise_store: HandleStore, data_dir: Path, enterprise_key: PublicKey) -> None:
         super().__init__()
         self.enterprise_store = enterprise_store
+        self.enterprise_key = enterprise_key
+        self.anchor = ""
+        """The BID of the top-level key: pin it to check signed records (``resolve --verify --anchor``)."""
         self.data_dir = data_dir
         self.secrets = _secrets(data_dir)
         self.nodes: tuple[IdrNode, ...] = ()
@@ -136,13 +174,16 @@ class IdentifierFederation(LoopThread):
         stores = {TOP: top_store, SECONDARY: secondary_store, ENTERPRISE: self.enterprise_store}
         services = {p: Service(s, (p,)) for p, s in stores.items()}
         servers = {p: await IdrServer(service, "127.0.0.1", 0).start() for p, service in services.items()}
-        recursor = Recursor([Endpoint("127.0.0.1", servers[TOP].port)])
+        top_key = keys.own_key(self.data_dir / "idr-top.prefix-key.pem")
+        secondary_key = keys.own_key(self.data_dir / "idr-secondary.prefix-key.pem")
+        self.anchor = bid_of(top_key.public_key())
+        recursor = Recursor([Endpoint("127.0.0.1", servers[TOP].port)], anchor=self.anchor)
         resolver = await IdrServer(recursor, "127.0.0.1", 0).start()
         # The top-level node keeps the allocation ledger, served with its REST API.
         ledger = Ledger(
             open_log(self.data_dir / "idr-top.db"), keys.own_key(self.data_dir / "idr-top.ledger-key.pem")
         )
-        AllocationRecorder(ledger, top_store)
+        LedgerRecorder(ledger, top_store)
         self.ledger_did = ledger.did
         listening = socket.create_server(("127.0.0.1", 0))
         top_http = uvicorn.Server(
@@ -158,12 +199,25 @@ class IdentifierFederation(LoopThread):
             for prefix, store in stores.items():
                 own = site([Endpoint("127.0.0.1", servers[prefix].port)])
                 ensure_prefix(store, prefix, self.secrets[prefix].encode(), own)
-            _allocate(top_store, SECONDARY, servers[SECONDARY])
-            _allocate(secondary_store, ENTERPRISE, servers[ENTERPRISE])
+            own_certificate = _certificate(top_store, (TOP, top_key), TOP, top_key.public_key())
+            records.put_values(top_store, na_handle(TOP), [own_certificate], SYSTEM)
+            _allocate(top_store, SECONDARY, servers[SECONDARY], (TOP, top_key), secondary_key.public_key())
+            _allocate(
+                secondary_store,
+                ENTERPRISE,
+                servers[ENTERPRISE],
+                (SECONDARY, secondary_key),
+                self.enterprise_key,
+            )
             self.resolver = Endpoint("127.0.0.1", resolver.port)
             self.nodes = (
                 IdrNode(
-                    name="National top-level node", role="top", prefix=TOP, address=str(_at(servers[TOP]))
+                    name="National top-level node",
+                    role="top",
+                    prefix=TOP,
+                    address=str(_at(servers[TOP])),
+                    ledger=self.ledger_url,
+                    ledger_log=self.ledger_did,
                 ),
                 IdrNode(
                     name="Machinery industry node",

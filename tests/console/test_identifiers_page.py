@@ -19,12 +19,21 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from tests.e2e.test_console import Watch, browser, catalog, console, log_in  # noqa: F401 - fixtures
 from tests.helpers import PASSWORD, make_settings, served
 from tests.web.test_identifiers_api import Node
 
 from indunet.core.config import IdrNode
+from indunet.idr.app import create_node_app
 from indunet.idr.carriers import heartbeat
+from indunet.idr.store import open_store
+from indunet.ledger.did import bid_of
+from indunet.ledger.entries import Kind, LedgerEntry
+from indunet.ledger.service import Ledger
+from indunet.ledger.store import entries as ledger_entries
+from indunet.ledger.store import open_log
+from indunet.ledger.witness import Witness
 from indunet.platform import accounts, devices, tenants
 from indunet.platform.runtime import Platform, open_platform
 from indunet.security import Principal
@@ -332,3 +341,72 @@ def test_identifier_page_text_is_in_both_catalogs() -> None:
     assert all(
         re.search(r"[\u4e00-\u9fff]", zh[k]) for k in ("ids.title", "ids.tab.templates", "nav.identifiers")
     )
+
+
+@pytest.mark.browser
+def test_ledger_tab_shows_verified_heads_witnesses_and_an_altered_entry(
+    site: Site,
+    console: tuple[Any, Watch],  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """An operator opens Identifiers → Ledger: the top-level node's ledger shows as verified with its
+    witness; its entries page newest first, each proved; an entry altered where the node keeps it is
+    marked as not in the signed tree; a node whose key is not the pinned one is not verified."""
+    from playwright.sync_api import expect
+
+    page, watch = console
+    missing = _missing_keys(page)
+    ledger = Ledger(open_log(tmp_path / "top.db"), keys.generate(keys.Algorithm.SM2))
+    ledger.record(
+        [
+            LedgerEntry(Kind.ALLOCATION, f"88.{n}", ledger.did, detail={"sites": [f"10.0.0.{n}:2641"]})
+            for n in range(25)
+        ]
+    )
+    witness = Witness(keys.generate(keys.Algorithm.ED25519), tmp_path / "witness.json")
+    ledger.accept_cosignature(witness.observe(ledger.sign_head().raw, ledger.consistency).raw)
+    ids = site.platform.identifiers
+    assert ids is not None
+    kept = ids.nodes
+    with served(create_node_app(open_store(tmp_path / "top.db"), ledger=ledger)) as base:
+        url = f"{base}/api/v1/ledger"
+        ids.nodes = (
+            IdrNode(
+                name="Top", role="top", prefix="88", address="127.0.0.1:9", ledger=url, ledger_log=ledger.did
+            ),
+            IdrNode(
+                name="Impostor", role="top", address="127.0.0.1:9", ledger=url, ledger_log="did:bid:zfOther"
+            ),
+        )
+        try:
+            log_in(page, site.base_url, EMAIL, PASSWORD)
+            page.goto(f"{site.base_url}/console/#/identifiers?tab=ledger")
+            top = page.locator('[data-testid="ledger-card"][data-name="Top"]')
+            expect(top.get_by_test_id("ledger-verified")).to_have_text("verified")
+            expect(top.get_by_test_id("ledger-size")).to_have_text("25")
+            expect(top.get_by_test_id("ledger-witnesses")).to_contain_text(
+                bid_of(witness.key.public_key())[:24]
+            )
+            impostor = page.locator('[data-testid="ledger-card"][data-name="Impostor"]')
+            expect(impostor.get_by_test_id("ledger-verified")).to_have_text("not verified")
+            expect(impostor).to_contain_text("pinned")
+
+            with ledger.store.engine.begin() as conn:
+                forged = LedgerEntry(Kind.ALLOCATION, "88.3", ledger.did, detail={"sites": ["6.6.6.6:2641"]})
+                conn.execute(
+                    update(ledger_entries).where(ledger_entries.c.seq == 3).values(body=forged.encode())
+                )
+            top.get_by_test_id("ledger-show").click()
+            entries = page.get_by_test_id("ledger-entry")
+            expect(entries).to_have_count(20)
+            expect(entries.first).to_have_attribute("data-seq", "24")
+            expect(entries.first.get_by_test_id("ledger-included")).to_have_text("proved")
+            page.get_by_test_id("ledger-older").click()
+            expect(entries).to_have_count(5)
+            altered = page.locator('[data-testid="ledger-entry"][data-seq="3"]')
+            expect(altered.get_by_test_id("ledger-included")).to_have_text("NOT in the signed tree")
+            expect(altered).to_contain_text("6.6.6.6:2641")
+            expect(page.locator('[data-testid="ledger-entry"][data-included="false"]')).to_have_count(1)
+        finally:
+            ids.nodes = kept
+    _assert_clean(watch, missing)

@@ -4,21 +4,28 @@ a forged or expired certificate, another anchor, a signer with no say over the i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indunet.idr.model import HandleValue
+from indunet.idr import records
+from indunet.idr.bootstrap import ensure_prefix
+from indunet.idr.carriers import CarrierRegistry, heartbeat
+from indunet.idr.model import HandleValue, Permission
 from indunet.idr.signed import (
     HS_CERT,
     HS_SIGNATURE,
     NotTrusted,
+    RecordSigner,
     certify,
     sign_record,
     verify_record,
 )
+from indunet.idr.store import open_store
 from indunet.ledger.did import bid_of
 from indunet.security.crypto import keys
 
@@ -114,3 +121,42 @@ def test_garbage_signatures_and_certificates_are_just_not_trusted(
         verify_record(
             "88.100.1/x", [*RECORD, HandleValue(400, HS_SIGNATURE, signature)], fetcher(records), ANCHOR, NOW
         )
+
+
+def test_a_signing_node_signs_every_record_it_writes_and_each_verifies(tmp_path: Path) -> None:
+    """Registered one by one or in a batch, changed, given a private value, updated by its carrier:
+    each time the record resolves with a signature that verifies up to the anchor."""
+    store = open_store(tmp_path / "enterprise.db")
+    ensure_prefix(store, "88.100.1", b"enterprise secret")
+    store.signer = RecordSigner(ENTERPRISE, "88.100.1")
+    chain = fetcher(na_records())
+
+    def verifies(handle: str) -> bool:
+        shown = records.resolve(store, handle)  # what an anonymous resolver is shown
+        assert sum(v.type == HS_SIGNATURE for v in shown) == 1
+        return verify_record(handle, list(shown), chain, ANCHOR, int(time.time() * 1000)).signer == "88.100.1"
+
+    records.create_handle(store, "88.100.1/pump-7", RECORD, records.SYSTEM)
+    assert verifies("88.100.1/pump-7")
+    records.register_many(store, [(f"88.100.1/part-{n}", RECORD) for n in range(3)])
+    assert all(verifies(f"88.100.1/part-{n}") for n in range(3))
+    records.put_values(store, "88.100.1/pump-7", [HandleValue(1, "URL", b"https://moved")], records.SYSTEM)
+    assert verifies("88.100.1/pump-7")
+    private = HandleValue(
+        5, "EMAIL", b"ops@plant", permissions=Permission.ADMIN_READ | Permission.ADMIN_WRITE
+    )
+    records.put_values(store, "88.100.1/pump-7", [private], records.SYSTEM)
+    assert verifies("88.100.1/pump-7")
+    records.remove_values(store, "88.100.1/pump-7", [2], records.SYSTEM)
+    assert verifies("88.100.1/pump-7")
+
+    registry = CarrierRegistry(store, "88.100.1", ENTERPRISE)
+    carrier = keys.generate(keys.Algorithm.SM2)
+    registry.enroll("88.100.1/pump-7", carrier.public_key(), records.SYSTEM)
+    registry.accept(heartbeat(carrier, "88.100.1/pump-7", 1, int(time.time() * 1000), "ok", (31.2, 120.6)))
+    assert verifies("88.100.1/pump-7")  # its live values are signed as they change
+
+    # Records outside the prefix, and the prefix's own record, are not the node's to sign.
+    records.create_handle(store, "88.100.2/x", RECORD, records.SYSTEM)
+    assert not any(v.type == HS_SIGNATURE for v in records.resolve(store, "88.100.2/x"))
+    store.close()

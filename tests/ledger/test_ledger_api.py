@@ -17,8 +17,8 @@ from indunet.idr.bootstrap import delegation_record, ensure_prefix
 from indunet.idr.sites import Endpoint, site
 from indunet.idr.store import open_store
 from indunet.ledger import merkle
-from indunet.ledger.allocations import AllocationRecorder
 from indunet.ledger.heads import Cosignature, TreeHead
+from indunet.ledger.recorder import LedgerRecorder
 from indunet.ledger.service import Ledger
 from indunet.ledger.store import open_log
 from indunet.ledger.witness import Witness
@@ -32,7 +32,7 @@ def node(tmp_path: Path) -> Iterator[tuple[TestClient, Ledger]]:
     store = open_store(tmp_path / "top.db")
     ensure_prefix(store, "88", b"top secret")
     ledger = Ledger(open_log(tmp_path / "top.db"), keys.generate(keys.Algorithm.SM2))
-    AllocationRecorder(ledger, store)  # records 88 itself, written before it listened
+    LedgerRecorder(ledger, store)  # records 88 itself, written before it listened
     for n in range(1, 6):
         name, values = delegation_record(f"88.{n}", [site([Endpoint("127.0.0.1", 3000 + n)])])
         records.create_handle(store, name, values, records.SYSTEM)

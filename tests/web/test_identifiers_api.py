@@ -11,14 +11,24 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.helpers import Tenant, make_settings, new_tenant
+from sqlalchemy import update
+from tests.helpers import Tenant, make_settings, new_tenant, served
 
 from indunet.core.config import IdrNode
+from indunet.idr.app import create_node_app
 from indunet.idr.bootstrap import ensure_prefix
 from indunet.idr.server import IdrServer
 from indunet.idr.service import Service
 from indunet.idr.sites import Endpoint
+from indunet.idr.store import open_store
+from indunet.ledger.did import bid_of
+from indunet.ledger.entries import Kind, LedgerEntry
+from indunet.ledger.service import Ledger
+from indunet.ledger.store import entries as ledger_entries
+from indunet.ledger.store import open_log
+from indunet.ledger.witness import Witness
 from indunet.platform.runtime import Platform, open_platform
+from indunet.security.crypto import keys
 from indunet.web.app import create_app
 
 PREFIX = "88.100.1"
@@ -135,6 +145,73 @@ def test_nodes_show_their_health(api: TestClient, plant: Tenant) -> None:
     nodes = {n["name"]: n for n in api.get("/api/identifiers/nodes", headers=plant.headers["viewer"]).json()}
     assert nodes["enterprise"]["up"] is True and nodes["enterprise"]["rtt_ms"] > 0
     assert nodes["gone"]["up"] is False and nodes["gone"]["rtt_ms"] is None
+
+
+def test_ledgers_are_shown_verified_and_what_does_not_verify_is_flagged(
+    platform_with_ids: Platform, api: TestClient, plant: Tenant, tmp_path: Path
+) -> None:
+    ledger = Ledger(open_log(tmp_path / "top.db"), keys.generate(keys.Algorithm.SM2))
+    ledger.record([LedgerEntry(Kind.ALLOCATION, f"88.{n}", ledger.did) for n in range(5)])
+    witness = Witness(keys.generate(keys.Algorithm.ED25519), tmp_path / "witness.json")
+    ledger.accept_cosignature(witness.observe(ledger.sign_head().raw, ledger.consistency).raw)
+    ids = platform_with_ids.identifiers
+    assert ids is not None
+    kept = ids.nodes
+    with served(create_node_app(open_store(tmp_path / "top.db"), ledger=ledger)) as base:
+        url = f"{base}/api/v1/ledger"
+        ids.nodes = (
+            *kept,
+            IdrNode(
+                name="top", role="top", prefix="88", address="127.0.0.1:9", ledger=url, ledger_log=ledger.did
+            ),
+            IdrNode(
+                name="impostor", role="top", address="127.0.0.1:9", ledger=url, ledger_log="did:bid:zfOther"
+            ),
+            IdrNode(
+                name="down",
+                role="secondary",
+                address="127.0.0.1:9",
+                ledger="http://127.0.0.1:9/api/v1/ledger",
+            ),
+        )
+        try:
+            viewer = plant.headers["viewer"]
+            shown = {row["name"]: row for row in api.get("/api/identifiers/ledgers", headers=viewer).json()}
+            assert set(shown) == {"top", "impostor", "down"}  # nodes without a ledger are not listed
+            top = shown["top"]
+            assert (top["error"], top["size"], top["log"], top["pinned"]) == (None, 5, ledger.did, True)
+            assert [w["witness"] for w in top["witnesses"]] == [bid_of(witness.key.public_key())]
+            assert "pinned" in shown["impostor"]["error"] and shown["down"]["error"]
+
+            page = api.get("/api/identifiers/ledgers/top/entries", params={"limit": 2}, headers=viewer).json()
+            assert [(e["seq"], e["subject"], e["included"]) for e in page["items"]] == [
+                (4, "88.4", True),
+                (3, "88.3", True),
+            ]
+            rest = api.get(
+                "/api/identifiers/ledgers/top/entries", params={"before": page["next_before"]}, headers=viewer
+            ).json()
+            assert [e["seq"] for e in rest["items"]] == [2, 1, 0] and rest["next_before"] is None
+
+            # Someone edits an entry where the node keeps it: the proof no longer holds for it.
+            with ledger.store.engine.begin() as conn:
+                forged = LedgerEntry(
+                    Kind.ALLOCATION, "88.1", ledger.did, detail={"sites": ["10.0.0.66:2641"]}
+                )
+                conn.execute(
+                    update(ledger_entries).where(ledger_entries.c.seq == 1).values(body=forged.encode())
+                )
+            rest = api.get("/api/identifiers/ledgers/top/entries", headers=viewer).json()
+            assert [(e["seq"], e["included"]) for e in rest["items"]][3:] == [(1, False), (0, True)]
+
+            missing = api.get("/api/identifiers/ledgers/nowhere/entries", headers=viewer)
+            assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+                "application/problem+json"
+            )
+            refused = api.get("/api/identifiers/ledgers/impostor/entries", headers=viewer)
+            assert refused.status_code == 404 and "pinned" in refused.json()["detail"]
+        finally:
+            ids.nodes = kept
 
 
 def test_templates_and_search_for_engineers(api: TestClient, plant: Tenant) -> None:

@@ -19,6 +19,7 @@ BUILTINS = {
     "flow_pressure_instrument",
     "centrifugal_pump",
     "edge_gateway",
+    "ledger_witness",
 }
 
 PRESS_YAML = """

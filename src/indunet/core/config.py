@@ -5,6 +5,10 @@ a TOML file (``indunet.toml`` in the working directory, or the path in ``INDUNET
 ``INDUNET_*`` environment variables (``INDUNET_DATABASE_URL``, ``INDUNET_DATA_DIR`` ...). Server mode is
 switched on by URLs: a ``postgresql://`` database URL puts metadata and time series into PostgreSQL,
 a ``nats://`` bus URL sends telemetry through NATS JetStream to writer processes.
+
+Any value, in the file or in a variable, may be sealed (``sm4:…``, :mod:`indunet.security.sealed`):
+it is opened with the keyring named by ``INDUNET_KEYRING``, or else the one beside the TOML file
+(``indunet.toml.keyring.json``), before the settings are checked.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ class IdrNode(BaseModel):
     """Empty for a recursive node."""
     address: str = Field(pattern=r"^[0-9A-Fa-f.:\[\]]+:[0-9]{1,5}$")
     """``HOST:PORT`` of its Handle protocol interface (UDP and TCP)."""
+    ledger: str = Field(default="", max_length=512, pattern=r"^(https?://\S+)?$")
+    """Its allocation ledger's API (``http://host:port/api/v1/ledger``) when it keeps one."""
+    ledger_log: str = Field(default="", max_length=128)
+    """The BID of that ledger's key: heads signed by any other key are refused (recommended)."""
 
 
 class MqttSubscription(BaseModel):
@@ -152,6 +160,10 @@ class Settings(BaseModel):
     idr_signing_key: str = ""
     """PEM private key of the installation's prefix: certifies its identifier carriers. Empty:
     ``idr-prefix-key.pem`` in ``data_dir``, made on first start (SM2, readable by its owner only)."""
+    idr_sign_records: bool = False
+    """Sign every record of the prefix as it is written (HS_SIGNATURE) with that key. Turn on once the
+    parent prefix has certified the key (``indunet idr certify``): a resolver that checks signatures
+    refuses records signed by a key nobody certified."""
     idr_nodes: tuple[IdrNode, ...] = ()
     """Nodes shown in the console's prefix tree (TOML ``[[idr_nodes]]`` tables)."""
 
@@ -227,6 +239,24 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
     return found
 
 
+_SEALED = "sm4:"
+"""The prefix of sealed values; only settings that may hold one import the crypto stack."""
+
+
+def _opened(
+    values: dict[str, Any], from_env: dict[str, Any], toml_path: Path, env: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The file's values and the variables' values with their sealed strings opened; one keyring
+    (loaded at most once) for both, and the variables named as they are set."""
+    from indunet.security import sealed
+
+    ring = sealed.ring_loader(sealed.keyring_path(toml_path, env))
+    file_values = sealed.open_tree(values, ring, source=str(toml_path))
+    variables = {_ENV_PREFIX + k.upper(): v for k, v in from_env.items()}
+    opened = sealed.open_tree(variables, ring, source="environment")
+    return file_values, {k[len(_ENV_PREFIX) :].lower(): v for k, v in opened.items()}
+
+
 def load_settings(
     path: Path | None = None, environ: dict[str, str] | None = None, **overrides: Any
 ) -> Settings:
@@ -235,15 +265,20 @@ def load_settings(
     values: dict[str, Any] = {}
     named = path or (Path(env["INDUNET_CONFIG"]) if env.get("INDUNET_CONFIG") else None)
     toml_path = named or Path("indunet.toml")
+    text = ""
     if toml_path.exists():
         try:
-            values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
+            text = toml_path.read_text(encoding="utf-8")
+            values.update(tomllib.loads(text))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"{toml_path}: {exc}", key="error.config") from exc
     elif named is not None:
         # A file someone named but mistyped must not silently fall back to the embedded defaults.
         raise ConfigurationError(f"configuration file not found: {named}", key="error.config")
-    values.update(_from_env(env))
+    from_env = _from_env(env)
+    if _SEALED in text or any(str(v).startswith(_SEALED) for v in from_env.values()):
+        values, from_env = _opened(values, from_env, toml_path, env)
+    values.update(from_env)
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**values)

@@ -27,6 +27,9 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_DEVICES = 2000
 MAX_POINTS_PER_DEVICE = 2000
 
+CREDENTIAL_KEYS = frozenset({"password", "token", "secret", "private_key_password", "api_key"})
+"""Keys under a device's ``connection`` that ``indunet secrets seal-config`` seals (any case)."""
+
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 
 
@@ -113,8 +116,12 @@ class GatewayConfig:
     types: Mapping[str, DeviceType]
 
 
-def load(path: Path) -> GatewayConfig:
-    """Read and check a configuration file; ConfigurationError lists every problem found."""
+def load(path: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and check a configuration file; ConfigurationError lists every problem found.
+
+    Sealed values (``sm4:…``, :mod:`indunet.security.sealed`) anywhere in the file are opened first,
+    with the keyring named by ``INDUNET_KEYRING`` in ``environ`` (the process environment by default)
+    or else lying beside the file (``gateway.yaml.keyring.json``)."""
     try:
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
@@ -130,7 +137,27 @@ def load(path: Path) -> GatewayConfig:
         raise ConfigurationError(
             f"{path}: not valid YAML: {exc}", key="error.gateway.config_invalid"
         ) from exc
+    if "sm4:" in text:  # the crypto stack is imported only for files that may hold sealed values
+        from indunet.security import sealed
+
+        ring = sealed.ring_loader(sealed.keyring_path(path, environ))
+        data = sealed.open_tree(data, ring, source=str(path))
     return parse(data, base=path.parent)
+
+
+def is_credential(place: tuple[str | int, ...]) -> bool:
+    """Whether a place in the file (keys and indices from the root) holds a credential to seal: the
+    uplink's token, and a key named in :data:`CREDENTIAL_KEYS` anywhere under a device's connection."""
+    if place == ("uplink", "token"):
+        return True
+    return (
+        len(place) >= 4
+        and place[0] == "devices"
+        and isinstance(place[1], int)
+        and place[2] == "connection"
+        and isinstance(place[-1], str)
+        and place[-1].lower() in CREDENTIAL_KEYS
+    )
 
 
 def parse(data: Any, base: Path = Path()) -> GatewayConfig:

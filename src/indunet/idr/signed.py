@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -153,12 +154,37 @@ def verify_record(
         raise NotTrusted(f"{handle}: its values are not the ones that were signed")
     key, chain = _chain(signer, fetch, anchor, now_ms)
     _checked(_SIGNATURE, document, key)
-    if not any(
-        handle.startswith(p + "/") or handle == f"{NA_PREFIX}/{p}" or handle.startswith(p + ".")
-        for p in [signer]
-    ):
+    if not may_sign(signer, handle):
         raise NotTrusted(f"{signer} may not sign for {handle}")
     return Verdict(signer, chain)
+
+
+def may_sign(prefix: str, handle: str) -> bool:
+    """Whether the key of ``prefix`` speaks for ``handle``: its identifiers, its own ``0.NA`` record
+    and what lies under its sub-prefixes."""
+    return (
+        handle.startswith(prefix + "/")
+        or handle == f"{NA_PREFIX}/{prefix}"
+        or handle.startswith(prefix + ".")
+    )
+
+
+@dataclass(frozen=True)
+class RecordSigner:
+    """Signs every record of ``prefix``'s identifiers as it is written (``HandleStore.signer``): the
+    node's registrations come out signed, whichever interface wrote them."""
+
+    key: PrivateKey
+    prefix: str
+    clock: Callable[[], float] = time.time
+
+    def __call__(self, handle: str, values: Sequence[HandleValue]) -> list[HandleValue]:
+        if not handle.startswith(self.prefix + "/"):
+            return list(values)
+        kept = [v for v in values if v.type != HS_SIGNATURE]
+        # What an anonymous resolver is shown is what the signature covers.
+        shown = [v for v in kept if v.public]
+        return [*kept, sign_record(self.key, self.prefix, handle, shown, int(self.clock() * 1000))]
 
 
 def chain_prefixes(handle: str) -> list[str]:

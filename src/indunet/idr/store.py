@@ -231,13 +231,20 @@ changed or was deleted, ``c`` identifiers were created under a prefix (one row p
 transaction, so batch registration stays one small insert)."""
 
 
+Signer = Callable[[str, Sequence[HandleValue]], list[HandleValue]]
+"""Given a record about to be written, the record to write (with its signature)."""
+
+
 class Transaction:
     """The operations on records, all inside one database transaction."""
 
-    def __init__(self, conn: Connection, *, locking: bool, keyring: Keyring | None = None) -> None:
+    def __init__(
+        self, conn: Connection, *, locking: bool, keyring: Keyring | None = None, signer: Signer | None = None
+    ) -> None:
         self._conn = conn
         self._locking = locking
         self._keyring = keyring
+        self._signer = signer
         self.changed: set[str] = set()
         """Identifiers this transaction wrote; the store tells its listeners after the commit."""
         self.created: set[str] = set()
@@ -288,6 +295,8 @@ class Transaction:
         stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
         rows: list[tuple[Any, ...]] = []
         prefixes: Counter[str] = Counter()
+        if self._signer is not None:
+            records = [(handle, self._signer(handle, vs)) for handle, vs in records]
         for handle, record_values in records:
             prefix = handle.partition("/")[0]  # callers pass normalised names
             prefixes[prefix] += 1
@@ -325,6 +334,8 @@ class Transaction:
     def replace(self, handle: str, new_values: Sequence[HandleValue]) -> None:
         """Make ``new_values`` the whole record."""
         self.changed.add(handle)
+        if self._signer is not None:
+            new_values = self._signer(handle, new_values)
         all_public, template, record = _columns(handle, new_values, self._keyring)
         stamp: Any = _now()
         if self._conn.dialect.name == "sqlite":
@@ -548,25 +559,28 @@ class HandleStore:
         self.hot: RedisRecords | None = None
         """Shared hot cache of records (Redis) in front of :meth:`quick_values`, when set."""
         self.keyring = keyring
+        self.signer: Signer | None = None
+        """Signs records as they are written (:class:`indunet.idr.signed.RecordSigner`), when set."""
         """SM4 keys sealing the secret keys (HS_SECKEY) at rest; None keeps them as given."""
         _one_row_per_record(engine, keyring)
         metadata.create_all(engine)
         self._count_existing()
 
-    def quick_values(self, handle: str) -> list[HandleValue] | None:
+    def quick_values(self, handle: str, *, cached: bool = True) -> list[HandleValue] | None:
         """The record's values in index order (None when not registered), read outside any
         transaction on a connection set aside for such reads, through the raw driver.
+        ``cached=False`` passes the hot cache by (a sweep over the whole store must not evict it).
 
         A point read through the driver with one SQL string (prepared once by it) costs a few
         microseconds; through SQLAlchemy's statement machinery about a hundred. Resolution, the
         hottest read there is, comes this way.
         """
         hot = self.hot
-        if hot is not None:
-            cached = hot.get(handle)
-            if isinstance(cached, list):
-                return cached
-            if cached is not None:
+        if hot is not None and cached:
+            known = hot.get(handle)
+            if isinstance(known, list):
+                return known
+            if known is not None:
                 return None  # cached as not registered
             found = self._read_values(handle)
             hot.put(handle, found)
@@ -630,7 +644,9 @@ class HandleStore:
         lock: AbstractContextManager[Any] = self._write_lock if write and self._sqlite else nullcontext()
         with lock:
             with self.engine.begin() as conn:
-                tx = Transaction(conn, locking=write and not self._sqlite, keyring=self.keyring)
+                tx = Transaction(
+                    conn, locking=write and not self._sqlite, keyring=self.keyring, signer=self.signer
+                )
                 yield tx
                 if self.change_log and tx.changed:
                     _log_changes(conn, tx)

@@ -20,11 +20,10 @@ from typing import Protocol
 import httpx
 
 from indunet.ledger import merkle
+from indunet.ledger.client import PAGE, LedgerClient
 from indunet.ledger.entries import BadEntry, decode
 from indunet.ledger.heads import Cosignature, TreeHead
 from indunet.security.documents import BadDocument
-
-PAGE = 1000
 
 
 class Source(Protocol):
@@ -179,28 +178,16 @@ class ApiSource:
     """A ledger's HTTP API (``/api/v1/ledger``), paged."""
 
     def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
-        self.base = base_url.rstrip("/")
-        self.client = client or httpx.Client(timeout=30)
-
-    def _get(self, path: str, **params: int) -> object:
-        response = self.client.get(f"{self.base}{path}", params=params)
-        response.raise_for_status()
-        return response.json()
+        self.api = LedgerClient(base_url, client or httpx.Client(timeout=30))
 
     def heads(self) -> list[bytes]:
-        found = self._get("/heads")
-        return [str(item).encode() for item in found] if isinstance(found, list) else []
+        return self.api.heads()
 
     def cosignatures(self) -> list[bytes]:
-        found = self._get("/cosignatures")
-        return [str(item).encode() for item in found] if isinstance(found, list) else []
+        return self.api.cosignatures()
 
     def entries(self) -> Iterator[tuple[int, bytes]]:
         start = 0
-        while True:
-            page = self._get("/entries", start=start, end=start + PAGE)
-            if not isinstance(page, list) or not page:
-                return
-            for item in page:
-                yield int(item["seq"]), base64.b64decode(item["body"])
+        while page := self.api.entries(start, start + PAGE):
+            yield from page
             start += len(page)

@@ -19,6 +19,9 @@ class Kind(StrEnum):
     TRANSFER = "transfer"
     REVOCATION = "revocation"
     REGISTRATION = "registration"
+    """An identifier created, or its public values changed."""
+    DELETION = "deletion"
+    """An identifier deleted."""
 
 
 class BadEntry(ValueError):

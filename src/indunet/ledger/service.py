@@ -9,7 +9,7 @@ from indunet.ledger import merkle
 from indunet.ledger.did import bid_of
 from indunet.ledger.entries import LedgerEntry
 from indunet.ledger.heads import Cosignature, TreeHead
-from indunet.ledger.store import LogStore
+from indunet.ledger.store import LogStore, State
 from indunet.security.crypto.keys import PrivateKey
 from indunet.security.documents import BadDocument
 
@@ -22,9 +22,9 @@ class Ledger:
         self._latest: TreeHead | None = None
         """The last head this process signed or read (one writer per ledger: it stays the latest)."""
 
-    def record(self, recorded: Sequence[LedgerEntry]) -> TreeHead:
-        """Append entries and sign the tree head that includes them."""
-        self.store.append([entry.encode() for entry in recorded])
+    def record(self, recorded: Sequence[LedgerEntry], states: Sequence[State] = ()) -> TreeHead:
+        """Append entries (with what each says of its subject) and sign the tree head that includes them."""
+        self.store.append([entry.encode() for entry in recorded], states)
         return self.sign_head()
 
     def sign_head(self) -> TreeHead:

@@ -81,6 +81,17 @@ tree_heads = Table(
 )
 """Signed tree heads as issued (the signed document, see :mod:`indunet.ledger.heads`)."""
 
+subjects = Table(
+    "ledger_subject",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("digest", Text, nullable=True),
+    Column("seq", BigInteger, nullable=False),
+)
+"""What the log last said of each subject (a prefix or an identifier): the digest of its record, or
+NULL once revoked or deleted, and the entry that said it. Kept in the appending transaction, so a
+recorder starts without reading the log back."""
+
 cosignatures = Table(
     "ledger_cosignature",
     metadata,
@@ -93,12 +104,20 @@ cosignatures = Table(
 
 _INSERT_ENTRY = "INSERT INTO ledger_entry (seq, body, leaf, at) VALUES (?, ?, ?, ?)"
 _INSERT_NODE = "INSERT INTO ledger_node (level, idx, hash) VALUES (?, ?, ?)"
+_UPSERT_SUBJECT = (
+    "INSERT INTO ledger_subject (subject, digest, seq) VALUES (?, ?, ?) "
+    "ON CONFLICT (subject) DO UPDATE SET digest = excluded.digest, seq = excluded.seq"
+)
 _LEAF = "SELECT leaf FROM ledger_entry WHERE seq = ?"
 _NODE = "SELECT hash FROM ledger_node WHERE level = ? AND idx = ?"
 
 
 class EntryTooLarge(ValueError):
     pass
+
+
+State = tuple[str, str | None]
+"""A subject and the digest the log now holds for it (None: revoked or deleted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +147,15 @@ class LogStore:
 
     # -- appending ------------------------------------------------------------------------------------
 
-    def append(self, bodies: Sequence[bytes]) -> int:
-        """Append entries in order, in one transaction; the sequence number of the first."""
+    def append(self, bodies: Sequence[bytes], states: Sequence[State] = ()) -> int:
+        """Append entries in order, in one transaction; the sequence number of the first.
+
+        ``states`` (one per body, when given) is what each entry says of its subject: (subject,
+        digest or None when it is gone)."""
         if not 0 < len(bodies) <= MAX_BATCH:
             raise ValueError(f"append 1 to {MAX_BATCH} entries at a time")
+        if states and len(states) != len(bodies):
+            raise ValueError("one state per entry")
         for body in bodies:
             if len(body) > MAX_ENTRY:
                 raise EntryTooLarge(f"a ledger entry is at most {MAX_ENTRY} octets")
@@ -163,6 +187,11 @@ class LogStore:
                 cursor.executemany(self._sql(_INSERT_ENTRY), entry_rows)
                 if node_rows:
                     cursor.executemany(self._sql(_INSERT_NODE), node_rows)
+                if states:
+                    cursor.executemany(
+                        self._sql(_UPSERT_SUBJECT),
+                        [(subject, digest, first + i) for i, (subject, digest) in enumerate(states)],
+                    )
             finally:
                 cursor.close()
             conn.execute(update(heads).where(heads.c.id == 1).values(size=size))
@@ -226,6 +255,49 @@ class LogStore:
         if found is None:
             raise LookupError(f"no complete subtree at level {level}, index {index}")
         return bytes(found[0])
+
+    # -- subjects ---------------------------------------------------------------------------------
+
+    def states(self, names: Sequence[str]) -> dict[str, str | None]:
+        """What the log last said of each named subject it has mentioned."""
+        found: dict[str, str | None] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(names), 500):
+                rows = conn.execute(
+                    select(subjects.c.subject, subjects.c.digest).where(
+                        subjects.c.subject.in_(names[start : start + 500])
+                    )
+                )
+                found.update({r.subject: r.digest for r in rows})
+        return found
+
+    def live_subjects(self, after: str = "", limit: int = 1000, *, identifiers: bool) -> list[str]:
+        """Subjects the log holds as present (not revoked or deleted), in order after ``after``:
+        identifiers (names with a slash) or prefixes."""
+        slash = subjects.c.subject.contains("/", autoescape=True)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(subjects.c.subject)
+                .where(subjects.c.digest.is_not(None), subjects.c.subject > after)
+                .where(slash if identifiers else ~slash)
+                .order_by(subjects.c.subject)
+                .limit(limit)
+            )
+            return [r.subject for r in rows]
+
+    def has_states(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(subjects.c.subject).limit(1)).first() is not None
+
+    def save_states(self, states: Sequence[tuple[str, str | None, int]]) -> None:
+        """Set subjects' states as of entries already in the log (rebuilding them from it)."""
+        with self.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            try:
+                for start in range(0, len(states), MAX_BATCH):
+                    cursor.executemany(self._sql(_UPSERT_SUBJECT), states[start : start + MAX_BATCH])
+            finally:
+                cursor.close()
 
     # -- signed tree heads and cosignatures ------------------------------------------------------------
 

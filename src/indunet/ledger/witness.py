@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from indunet.ledger import merkle
+from indunet.ledger.client import LedgerClient
 from indunet.ledger.heads import Cosignature, TreeHead
 from indunet.security.crypto.keys import PrivateKey
 
@@ -33,6 +34,8 @@ class SplitView(Exception):
         self.reason = reason
         self.seen = seen
         self.shown = shown
+        self.evidence_path: Path | None = None
+        """Where the evidence was written, once it was."""
 
     def evidence(self) -> dict[str, str]:
         return {"reason": self.reason, "seen": self.seen.decode(), "shown": self.shown.decode()}
@@ -85,17 +88,7 @@ class Witness:
 
     def check_server(self, base_url: str, client: httpx.Client, pinned_log: str | None = None) -> Cosignature:
         """Fetch the head of the ledger at ``base_url`` (its ``/api/v1/ledger``), check, cosign, submit."""
-        base = base_url.rstrip("/")
-
-        def consistency(old: int, new: int) -> list[bytes]:
-            response = client.get(f"{base}/proof/consistency", params={"old": old, "new": new})
-            response.raise_for_status()
-            return [bytes.fromhex(p) for p in response.json()["path"]]
-
-        response = client.get(f"{base}/head")
-        response.raise_for_status()
-        # The signed string is the canonical form of the object: re-serialise it the same way.
-        raw = json.dumps(response.json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        cosignature = self.observe(raw, consistency, pinned_log)
-        client.post(f"{base}/cosignatures", content=cosignature.raw).raise_for_status()
+        api = LedgerClient(base_url, client)
+        cosignature = self.observe(api.head(), api.consistency, pinned_log)
+        api.submit_cosignature(cosignature.raw)
         return cosignature

@@ -25,6 +25,7 @@ from indunet.idr.carriers import CarrierRegistry
 from indunet.idr.model import HandleValue
 from indunet.idr.records import SYSTEM, HandleAlreadyExists
 from indunet.idr.rest import value_json
+from indunet.idr.signed import RecordSigner
 from indunet.idr.sites import Endpoint, parse_endpoint
 from indunet.idr.stats import merged, summary
 from indunet.idr.store import HandleStore, default_keyring, open_store
@@ -170,7 +171,10 @@ def open_identifiers(settings: Settings) -> Identifiers | None:
         else settings.data_dir / "idr-prefix-key.pem"
     )
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    carriers = CarrierRegistry(store, settings.idr_prefix, own_key(key_path))
+    key = own_key(key_path)
+    if settings.idr_sign_records:
+        store.signer = RecordSigner(key, settings.idr_prefix)
+    carriers = CarrierRegistry(store, settings.idr_prefix, key)
     return Identifiers(store, settings.idr_prefix, resolver, settings.idr_nodes, carriers)
 
 

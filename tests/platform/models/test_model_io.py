@@ -118,14 +118,16 @@ def test_builtin_library() -> None:
         "flow_pressure_instrument",
         "centrifugal_pump",
         "edge_gateway",
+        "ledger_witness",
     }
     assert "OPC 40501-1" in types["cnc_machine_tool"].reference
     assert "OPC 40010-1" in types["industrial_robot"].reference
     assert "OPC 30081" in types["flow_pressure_instrument"].reference
     for dt in types.values():
-        assert 12 <= len(dt.points) <= 30
-        # A gateway reports on itself; it takes no commands of its own.
-        assert dt.attributes and (dt.commands or dt.category == "gateway")
+        # Gateways and ledger witnesses report on themselves; they take no commands of their own.
+        reporter = dt.category in ("gateway", "security")
+        assert 12 <= len(dt.points) <= 30 or (reporter and dt.points)
+        assert dt.attributes and (dt.commands or reporter)
         assert dt.title_zh and dt.description_zh
         assert all(p.description_zh for p in dt.points)
         assert all(p.unit for p in dt.points if p.data_type.numeric and p.name not in _UNITLESS)
@@ -145,10 +147,13 @@ _UNITLESS = {
     "devices_total",
     "devices_connected",
     "device_errors",
+    "ledger_size",
+    "split_view",
+    "fetch_errors",
 }
 
 
 def test_builtin_types_returns_a_fresh_list() -> None:
     first = builtin_types()
     first.clear()
-    assert len(builtin_types()) == 5
+    assert len(builtin_types()) == 6

@@ -18,6 +18,7 @@ from indunet.idr.carriers_api import create_carrier_routers
 from indunet.idr.enterprise_api import create_enterprise_router
 from indunet.idr.model import na_handle
 from indunet.idr.records import ANONYMOUS, Caller, administrator
+from indunet.platform import ledgers as ledger_view
 from indunet.platform.identifiers import Identifiers, identify_device
 from indunet.security import Permission
 from indunet.web.deps import PlatformDep, PrincipalDep
@@ -59,6 +60,22 @@ async def stats(
     days: Annotated[int, Query(ge=1, le=90)] = 7,
 ) -> dict[str, Any]:
     return await run_in_threadpool(identifiers.statistics, days)
+
+
+@router.get("/ledgers", summary="The nodes' allocation ledgers: verified head and witnesses' cosignatures")
+async def ledgers(_principal: PrincipalDep, identifiers: IdentifiersDep) -> list[dict[str, Any]]:
+    return await run_in_threadpool(ledger_view.summaries, identifiers.nodes)
+
+
+@router.get("/ledgers/{name}/entries", summary="A ledger's entries, newest first, each proved included")
+async def ledger_entries(
+    name: str,
+    _principal: PrincipalDep,
+    identifiers: IdentifiersDep,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=ledger_view.MAX_PAGE)] = 20,
+) -> dict[str, Any]:
+    return await run_in_threadpool(ledger_view.entries, identifiers.nodes, name, before, limit)
 
 
 @router.post("/devices/{device_id}", summary="Register the device's identifier and label the device with it")

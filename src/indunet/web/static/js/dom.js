@@ -134,3 +134,15 @@ export function poll(task, ms, onError, { immediate = true } = {}) {
     if (controller) controller.abort();
   };
 }
+
+/** A table row saying there is nothing to show (or that it is loading). */
+export function emptyRow(colspan, text) {
+  return h('tr', {}, h('td', { colspan, class: 'empty', text }));
+}
+
+/** A panel holding a table: `columns` are [heading, class] pairs, `body` its tbody. */
+export function table(testid, columns, body) {
+  return h('div', { class: 'panel table-wrap' }, h('table', { class: 'table', 'data-testid': testid },
+    h('thead', {}, h('tr', {}, columns.map(([text, cls]) => h('th', { scope: 'col', class: cls || null, text })))),
+    body));
+}

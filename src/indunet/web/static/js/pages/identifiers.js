@@ -1,19 +1,20 @@
 // Identifiers: resolve an identifier through the federation, the prefix tree with each node's
 // health, the enterprise's metadata templates (list, editor, search), its identifier carriers
-// (trusted management: enrol, watch, revoke) and statistics.
+// (trusted management: enrol, watch, revoke), the nodes' allocation ledgers and statistics.
 //
-// Five tabs. The address keeps the open tab or the identifier being resolved
+// Six tabs. The address keeps the open tab or the identifier being resolved
 // (`?tab=templates`, `?handle=88.100.1/cnc-01`), so a link to a handle opens its resolution
 // and Back returns to the previous one. Only the open tab polls: the tree and the statistics,
 // every 5 s.
 
 import { ApiError, request, requestWithStatus } from '../api.js';
-import { errorText, h, messageBox, pageHeader, poll } from '../dom.js';
+import { emptyRow, errorText, h, messageBox, pageHeader, poll, table } from '../dom.js';
+import { ledgerPanel } from './ledger_panel.js';
 import { formatDateTime, formatNumber, formatTime, getLanguage, t } from '../i18n.js';
 import { buildHash, replaceQuery } from '../router.js';
 
 const REFRESH_MS = 5000;
-const TABS = ['resolve', 'tree', 'templates', 'carriers', 'stats'];
+const TABS = ['resolve', 'tree', 'templates', 'carriers', 'ledger', 'stats'];
 const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime', 'url', 'handle', 'enum'];
 const NUMERIC_TYPES = new Set(['integer', 'number']);
 const STATS_DAYS = [1, 7, 30, 90];
@@ -40,16 +41,6 @@ function none() {
 
 function ms(value) {
   return value === null || value === undefined ? none() : formatNumber(value, 1);
-}
-
-function emptyRow(colspan, text) {
-  return h('tr', {}, h('td', { colspan, class: 'empty', text }));
-}
-
-function table(testid, columns, body) {
-  return h('div', { class: 'panel table-wrap' }, h('table', { class: 'table', 'data-testid': testid },
-    h('thead', {}, h('tr', {}, columns.map(([text, cls]) => h('th', { scope: 'col', class: cls || null, text })))),
-    body));
 }
 
 /**
@@ -100,6 +91,7 @@ export async function mount(outlet, ctx) {
     tree: treePanel(),
     templates: templatesPanel(prefix),
     carriers: carriersPanel(prefix),
+    ledger: ledgerPanel(),
     stats: statsPanel(),
   };
   for (const name of TABS) {
