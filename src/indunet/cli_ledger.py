@@ -3,7 +3,7 @@
 - ``indunet ledger verify --server URL | --file DUMP [--log BID]`` audits a whole log (every entry,
   every signed head, every cosignature) and exits 0 only when it is intact, 1 when it is not;
 - ``indunet ledger dump --server URL --out FILE`` writes a log to a file that ``verify --file`` reads;
-- ``indunet ledger witness --server URL --key FILE --state FILE [--log BID] [--every S]
+- ``indunet ledger witness --server URL --key FILE --state FILE [--log BID] [--every S] [--entries]
   [--report PLATFORM --token-file FILE]`` checks the log's latest head against the last one it saw
   and cosigns it; a split view exits 3 with the evidence written next to the state file, after
   telling the platform (as a ``ledger_witness`` device) when ``--report`` names one.
@@ -108,6 +108,7 @@ def cmd_ledger_witness(args: argparse.Namespace, _settings: Settings) -> int:
             client,
             args.log,
             report=None if token is None else PlatformReport(args.report, token, client),
+            audit_entries=args.entries,
             on_cosigned=lambda c: print(_t("cli.ledger_cosigned", log=c.log, size=c.size), flush=True),
             on_error=lambda e: print(
                 f"indunet: {_t('cli.ledger_unreadable', error=str(e))}", file=sys.stderr
@@ -165,5 +166,6 @@ def register(commands: Any, add: Any) -> None:
     witness.add_argument("--state", required=True, metavar="FILE", help=_t("cli.help.ledger_state"))
     witness.add_argument("--log", metavar="BID", help=_t("cli.help.ledger_log"))
     witness.add_argument("--every", type=float, default=0.0, metavar="S", help=_t("cli.help.ledger_every"))
+    witness.add_argument("--entries", action="store_true", help=_t("cli.help.ledger_entries"))
     witness.add_argument("--report", metavar="URL", help=_t("cli.help.ledger_report"))
     witness.add_argument("--token-file", metavar="FILE", help=_t("cli.help.ledger_token_file"))

@@ -139,7 +139,9 @@ def _witness(
     client = httpx.Client(timeout=10)
     witness = Witness(keys.own_key(data_dir / "demo-witness-key.pem"), data_dir / "demo-witness.json")
     report = PlatformReport(base_url, token, client)
-    return Watch(witness, federation.ledger_url, client, federation.ledger_did, report=report)
+    return Watch(
+        witness, federation.ledger_url, client, federation.ledger_did, report=report, audit_entries=True
+    )
 
 
 def _watch(watch: Watch, stop: threading.Event) -> None:

@@ -9,6 +9,8 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,7 +20,7 @@ from fastapi.testclient import TestClient
 from indunet.idr import records
 from indunet.idr.app import create_node_app
 from indunet.idr.bootstrap import ensure_prefix
-from indunet.idr.carriers import CarrierRegistry, heartbeat, rotation
+from indunet.idr.carriers import CarrierRegistry, Refused, heartbeat, rotation
 from indunet.idr.model import HS_ADMIN, HandleValue
 from indunet.idr.store import open_store
 from indunet.idr.wire.values import AdminPermission, AdminRecord, encode_admin
@@ -166,3 +168,38 @@ def test_a_rotation_signed_with_the_old_key_moves_the_carrier_to_the_new_one(
         ).status_code
         == 403
     )
+
+
+def test_concurrent_heartbeats_are_recorded_together_and_a_raced_copy_only_once(
+    node: tuple[TestClient, CarrierRegistry],
+) -> None:
+    _, registry = node
+    fleet = []
+    for n in range(20):
+        handle = f"88.100.1/crate-{n}"
+        records.create_handle(registry.store, handle, [HandleValue(1, "URL", b"https://x")], records.SYSTEM)
+        key = keys.generate(keys.Algorithm.SM2)
+        registry.enroll(handle, key.public_key(), records.SYSTEM)
+        fleet.append((handle, key))
+    at = now_ms()
+    # Every message sent twice at once, as a retrying carrier or a replaying attacker would.
+    messages = [heartbeat(key, handle, seq, at + seq, "ok") for handle, key in fleet for seq in (1, 2, 3)]
+
+    def send(message: bytes) -> str:
+        try:
+            registry.accept(message)
+            return "accepted"
+        except Refused as refused:
+            return refused.code
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(send, [m for m in messages for _ in range(2)]))
+    assert outcomes.count("accepted") + outcomes.count("replay") == len(outcomes)
+    # Per carrier, sequence numbers only grow: each copy of a message that was overtaken, and the
+    # second copy of any message, is a replay; at least the newest message of each carrier counts.
+    assert 20 <= outcomes.count("accepted") <= 60
+    for handle, _ in fleet:
+        assert registry.carrier(handle).last_seq == 3  # type: ignore[union-attr]
+        shown = {v.type: v.data for v in records.resolve(registry.store, handle)}
+        seen = datetime.fromisoformat(shown["LAST_SEEN"].decode())
+        assert shown["CARRIER_STATE"] == b"ok" and int(seen.timestamp() * 1000) == at + 3

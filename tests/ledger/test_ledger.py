@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from indunet.ledger import merkle
 from indunet.ledger.audit import DumpSource, audit
@@ -18,7 +19,7 @@ from indunet.ledger.did import bid_of, is_bid
 from indunet.ledger.entries import Kind, LedgerEntry
 from indunet.ledger.heads import TreeHead
 from indunet.ledger.service import Ledger
-from indunet.ledger.store import LogStore, open_log
+from indunet.ledger.store import LogStore, entries, open_log
 from indunet.ledger.witness import SplitView, Witness
 from indunet.security.crypto import keys
 from indunet.security.crypto.keys import Algorithm
@@ -167,3 +168,40 @@ def test_bids_are_derived_as_bif_derives_them() -> None:
     assert is_bid(derived) and is_bid(bid_of(keys.generate(Algorithm.ED25519).public_key()))
     assert bid_of(keys.generate(Algorithm.ED25519).public_key()).startswith("did:bid:ef")
     assert bid_of(keys.generate(Algorithm.SM2).public_key(), chain="a1b2").startswith("did:bid:a1b2:zf")
+
+
+def test_an_auditing_witness_catches_an_edited_entry_as_the_log_grows(log: LogStore, tmp_path: Path) -> None:
+    key = keys.generate(Algorithm.SM2)
+    ledger = make_ledger(log, 10, key)
+
+    def served(start: int, end: int) -> list[bytes]:
+        return [e.body for e in log.entries(start, end)]
+
+    witness = Witness(keys.generate(Algorithm.ED25519), tmp_path / "witness.json")
+    assert witness.observe(ledger.sign_head().raw, ledger.consistency, entries=served).size == 10
+    ledger.record([allocation(n) for n in range(10, 15)])
+    assert witness.observe(ledger.sign_head().raw, ledger.consistency, entries=served).size == 15
+    # A restarted witness goes on from the range it kept: it reads only the new entries.
+    asked: list[tuple[int, int]] = []
+
+    def counted(start: int, end: int) -> list[bytes]:
+        asked.append((start, end))
+        return served(start, end)
+
+    ledger.record([allocation(n) for n in range(15, 17)])
+    again = Witness(witness.key, tmp_path / "witness.json")
+    assert again.observe(ledger.sign_head().raw, ledger.consistency, entries=counted).size == 17
+    assert asked == [(15, 17)]
+    # The operator edits entry 16 where the log keeps it; its stored hashes (and signed heads) stay.
+    forged = LedgerEntry(
+        Kind.ALLOCATION, "88.16", "did:bid:zfTopLevelNode", detail={"holder": "someone else"}
+    )
+    with log.engine.begin() as conn:
+        conn.execute(update(entries).where(entries.c.seq == 16).values(body=forged.encode()))
+    ledger.record([allocation(17)])
+    fresh = Witness(keys.generate(Algorithm.SM2), tmp_path / "fresh.json")  # checks the log from 0
+    with pytest.raises(SplitView) as caught:
+        fresh.observe(ledger.sign_head().raw, ledger.consistency, entries=served)
+    assert "do not give the root" in caught.value.reason
+    # A witness that checked up to 17 already sees only entry 17, which is intact.
+    assert again.observe(ledger.sign_head().raw, ledger.consistency, entries=served).size == 18

@@ -71,11 +71,10 @@ def test_allocations_land_in_the_ledger_and_the_ledger_verifies(
         witness_key = tmp_path / "witness.pem"
         witness_key.write_bytes(keys.private_pem(keys.generate(keys.Algorithm.ED25519)))
         state = tmp_path / "witness.json"
-        assert (
-            main(["ledger", "witness", "--server", api, "--key", str(witness_key), "--state", str(state)])
-            == 0
-        )
+        witnessed = ["ledger", "witness", "--server", api, "--key", str(witness_key), "--state", str(state)]
+        assert main([*witnessed, "--entries"]) == 0
         assert len(httpx.get(f"{api}/cosignatures").json()) == 1
+        assert json.loads(state.read_text())["ranges"]  # the entries were checked, their range kept
         dump = tmp_path / "ledger.jsonl"
         assert main(["ledger", "dump", "--server", api, "--out", str(dump)]) == 0
         assert main(["ledger", "verify", "--file", str(dump)]) == 0

@@ -17,19 +17,22 @@ Documents are canonical JSON signed after a line naming their type (:mod:`indune
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, Table, Text, insert, select, update
 
+from indunet.core.commit_rounds import CommitRounds
 from indunet.idr import records
 from indunet.idr.model import HandleValue, InvalidHandle, Permission, normalise, split
-from indunet.idr.store import HandleStore
+from indunet.idr.store import HandleStore, Transaction
 from indunet.ledger.did import bid_of
 from indunet.security import documents
 from indunet.security.crypto import keys
@@ -112,7 +115,10 @@ class CarrierRegistry:
         self.key = key
         self.clock = clock
         self._lock = threading.Lock()
-        self._keys: OrderedDict[tuple[str, int], PublicKey] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, int], tuple[PublicKey, str]] = OrderedDict()
+        # Heartbeats are verified by their callers' threads in parallel, and recorded together: one
+        # transaction per round of concurrent heartbeats.
+        self._rounds: CommitRounds[_Beat, str] = CommitRounds(self._record)
         _metadata.create_all(store.engine)
 
     # -- the operator's side ---------------------------------------------------------------------
@@ -191,9 +197,13 @@ class CarrierRegistry:
             if len(report) > MAX_REPORT:
                 raise Refused("invalid", f"a report is at most {MAX_REPORT} octets")
             live.append(_live("REPORT", report))
-        self._advance(row.handle, int(document["seq"]), int(document["at"]))
-        records.put_values(self.store, row.handle, live, records.SYSTEM)
-        return replace(self._carrier(row), last_seq=int(document["seq"]), last_at_ms=int(document["at"]))
+        seq, at = int(document["seq"]), int(document["at"])
+        outcome = self._rounds.submit(_Beat(row.handle, int(row.serial), seq, at, tuple(live)))
+        if outcome == _REPLAY:
+            raise Refused("replay", f"{row.handle}: sequence {seq} was already used (a replay)")
+        if outcome == _GONE:
+            raise Refused("unknown", f"{row.handle} is no longer registered")
+        return replace(self._carrier(row), last_seq=seq, last_at_ms=at)
 
     def rotate(self, raw: bytes) -> bytes:
         """Certify the new key a carrier names in a request signed with its current key."""
@@ -202,7 +212,7 @@ class CarrierRegistry:
             new_key = keys.load_public_key(base64.b64decode(str(document["new_key"]), validate=True))
         except (KeyError, ValueError, UnsupportedKey):
             raise Refused("invalid", "new_key is not a public key") from None
-        self._advance(row.handle, int(document["seq"]), int(document["at"]))
+        self._advance(row.handle, int(row.serial), int(document["seq"]), int(document["at"]))
         return self.enroll(row.handle, new_key, records.SYSTEM)
 
     # -- inside ------------------------------------------------------------------------------------
@@ -218,7 +228,7 @@ class CarrierRegistry:
             raise Refused("unknown", f"{handle} has no enrolled carrier")
         if row.status != "active":
             raise Refused("revoked", f"the carrier of {handle} is revoked: {row.reason or 'no reason given'}")
-        key = self._key(row)
+        key, _ = self._key(row)
         try:
             documents.check(domain, document, key)
         except BadDocument as exc:
@@ -229,31 +239,48 @@ class CarrierRegistry:
             raise Refused("stale", f"{handle}: its time is more than {SKEW_MS // 1000} s from the node's")
         return document, row
 
-    def _advance(self, handle: str, seq: int, at: int) -> None:
-        # Conditional on the sequence number, so two copies of one message racing both pass the checks
-        # above but only one is recorded.
+    def _advance(self, handle: str, serial: int, seq: int, at: int) -> None:
         with self._lock, self.store.write() as tx:
-            moved = tx.conn.execute(
-                update(carriers)
-                .where(carriers.c.handle == handle, carriers.c.last_seq < seq, carriers.c.status == "active")
-                .values(last_seq=seq, last_at=at)
-            ).rowcount
+            moved = _advanced(tx, handle, serial, seq, at)
         if not moved:
             raise Refused("replay", f"{handle}: sequence {seq} was already used (a replay)")
+
+    def _record(self, beats: Sequence[_Beat]) -> list[str]:
+        """One round of accepted heartbeats in one transaction: each advances its carrier's sequence
+        number (conditionally, so of two copies of one message racing past the checks only one is
+        recorded) and rewrites the identifier's live values."""
+        outcomes = []
+        stamp = int(self.clock())
+        with self._lock, self.store.write() as tx:
+            for beat in beats:
+                if not _advanced(tx, beat.handle, beat.serial, beat.seq, beat.at):
+                    outcomes.append(_REPLAY)
+                    continue
+                current = tx.get(beat.handle)
+                if current is None:
+                    outcomes.append(_GONE)
+                    continue
+                merged = {v.index: v for v in current}
+                merged.update((v.index, dataclasses.replace(v, timestamp=stamp)) for v in beat.live)
+                tx.replace(beat.handle, sorted(merged.values(), key=lambda v: v.index))
+                outcomes.append(_OK)
+        return outcomes
 
     def _row(self, handle: str) -> Any:
         try:
             name = normalise(handle)
         except InvalidHandle:
             return None
-        with self.store.engine.connect() as conn:
-            return conn.execute(select(carriers).where(carriers.c.handle == name)).first()
+        found = self.store.point_read(_ROW_SQL, name)
+        return _Row(*found[0]) if found else None
 
-    def _key(self, row: Any) -> PublicKey:
+    def _key(self, row: Any) -> tuple[PublicKey, str]:
+        """The carrier's enrolled key and its BID, parsed once per enrolment."""
         cache_key = (str(row.handle), int(row.serial))
         found = self._keys.get(cache_key)
         if found is None:
-            found = keys.load_public_key(bytes(row.key))
+            key = keys.load_public_key(bytes(row.key))
+            found = (key, bid_of(key))
             if len(self._keys) >= 100_000:
                 self._keys.popitem(last=False)
             self._keys[cache_key] = found
@@ -283,7 +310,7 @@ class CarrierRegistry:
     def _carrier(self, row: Any) -> Carrier:
         return Carrier(
             str(row.handle),
-            bid_of(keys.load_public_key(bytes(row.key))),
+            self._key(row)[1],
             str(row.status),
             int(row.serial),
             int(row.last_seq),
@@ -293,6 +320,40 @@ class CarrierRegistry:
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+
+_ADVANCE_SQL = (
+    "UPDATE idr_carrier SET last_seq = ?, last_at = ? "
+    "WHERE handle = ? AND last_seq < ? AND serial = ? AND status = 'active'"
+)
+# The key it verified with must still be the enrolled one: a node that read the row before a rotation
+# or a revocation (another process) cannot record a message the new state refuses.
+_ROW_SQL = "SELECT handle, key, status, serial, last_seq, last_at, reason FROM idr_carrier WHERE handle = ?"
+
+
+def _advanced(tx: Transaction, handle: str, serial: int, seq: int, at: int) -> bool:
+    return tx.run(_ADVANCE_SQL, (seq, at, handle, seq, serial)) == 1
+
+
+class _Row(NamedTuple):
+    handle: str
+    key: bytes
+    status: str
+    serial: int
+    last_seq: int
+    last_at: int
+    reason: str
+
+
+class _Beat(NamedTuple):
+    handle: str
+    serial: int
+    seq: int
+    at: int
+    live: tuple[HandleValue, ...]
+
+
+_OK, _REPLAY, _GONE = "ok", "replay", "gone"
 
 
 def _live(kind: str, data: bytes) -> HandleValue:

@@ -121,6 +121,7 @@ _INSERT_SQL = (
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE_SQL = "UPDATE idr_handle SET all_public = ?, template = ?, record = ?, updated = ? WHERE handle = ?"
+_DELETE_FIELDS_SQL = "DELETE FROM idr_field WHERE handle = ?"
 
 
 def _columns(
@@ -256,6 +257,16 @@ class Transaction:
         carriers') to change together with the records."""
         return self._conn
 
+    def run(self, sql: str, params: tuple[Any, ...]) -> int:
+        """``sql`` (``?`` placeholders), a write to a table kept beside the records (the carriers'),
+        run by the driver inside this transaction; the number of rows it changed."""
+        cursor = self._conn.connection.cursor()
+        try:
+            cursor.execute(sql if self._conn.dialect.name == "sqlite" else sql.replace("?", "%s"), params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """``sql`` (``?`` placeholders) run by the driver inside this transaction: the reads and small
         writes of registration, where SQLAlchemy's statement machinery would cost more than the query."""
@@ -341,7 +352,7 @@ class Transaction:
         if self._conn.dialect.name == "sqlite":
             stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
         self._rows(_UPDATE_SQL, (all_public, template, record, stamp, handle))
-        self._conn.execute(delete(fields).where(fields.c.handle == handle))
+        self._rows(_DELETE_FIELDS_SQL, (handle,))
         rows = self._search_rows(handle, new_values)
         if rows:
             self._conn.execute(insert(fields), rows)
@@ -597,17 +608,20 @@ class HandleStore:
             if not found or not all(v.public for v in found):
                 return None
             return encode_values(found)
-        rows = self._reader_rows(_READ_PUBLIC_SQL, handle)
+        rows = self.point_read(_READ_PUBLIC_SQL, handle)
         if not rows:
             return None
         all_public, record = rows[0]
         return bytes(record) if all_public and record != _NO_VALUES else None
 
     def _read_values(self, handle: str) -> list[HandleValue] | None:
-        rows = self._reader_rows(_READ_SQL, handle)
+        rows = self.point_read(_READ_SQL, handle)
         return list(decode_values(rows[0][0])) if rows else None
 
-    def _reader_rows(self, sql: str, handle: str) -> list[Any]:
+    def point_read(self, sql: str, handle: str) -> list[Any]:
+        """The rows of ``sql`` (one ``?`` placeholder, the handle) read through the driver on a reader
+        connection, outside any transaction: the hot point reads of this store and of tables kept
+        beside it (the carriers')."""
         with self._reader_lock:
             connection = self._idle_readers.pop() if self._idle_readers else None
         if connection is None:

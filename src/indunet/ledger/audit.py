@@ -48,30 +48,6 @@ class Report:
         return not self.problems and self.heads > 0
 
 
-class CompactRange:
-    """The complete subtrees' hashes of the leaves so far, largest first."""
-
-    def __init__(self, h: merkle.Hasher) -> None:
-        self.h = h
-        self._stack: list[tuple[int, bytes]] = []
-        self.size = 0
-
-    def add(self, leaf: bytes) -> None:
-        self._stack.append((1, leaf))
-        self.size += 1
-        while len(self._stack) >= 2 and self._stack[-1][0] == self._stack[-2][0]:
-            (width, right), (_, left) = self._stack.pop(), self._stack.pop()
-            self._stack.append((2 * width, merkle.node_hash(self.h, left, right)))
-
-    def root(self) -> bytes:
-        if not self._stack:
-            return merkle.empty_root(self.h)
-        result = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            result = merkle.node_hash(self.h, left, result)
-        return result
-
-
 def audit(source: Source, expected_log: str | None = None) -> Report:
     report = Report()
     heads: list[TreeHead] = []
@@ -100,7 +76,7 @@ def audit(source: Source, expected_log: str | None = None) -> Report:
     report.checked.append(
         f"{len(heads)} tree heads signed by {report.log}" + (" (the pinned log)" if expected_log else "")
     )
-    tree = CompactRange(h)
+    tree = merkle.CompactRange(h)
     pending = iter(heads)
     head = next(pending, None)
     for seq, body in source.entries():
@@ -137,7 +113,7 @@ def audit(source: Source, expected_log: str | None = None) -> Report:
     return report
 
 
-def _compare(report: Report, head: TreeHead, tree: CompactRange) -> None:
+def _compare(report: Report, head: TreeHead, tree: merkle.CompactRange) -> None:
     if tree.root() != head.root:
         report.problems.append(f"the entries do not give the root of the head of size {head.size}")
 

@@ -188,3 +188,33 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+class CompactRange:
+    """The complete subtrees' hashes of the leaves so far, largest first: O(log n) hashes give the
+    root of a tree of any size and let it grow without the leaves before."""
+
+    def __init__(self, h: Hasher, stack: Sequence[tuple[int, bytes]] = ()) -> None:
+        self.h = h
+        self._stack: list[tuple[int, bytes]] = list(stack)
+        self.size = sum(width for width, _ in self._stack)
+
+    @property
+    def stack(self) -> list[tuple[int, bytes]]:
+        """(width, hash) of each complete subtree, to keep and rebuild the range from."""
+        return list(self._stack)
+
+    def add(self, leaf: bytes) -> None:
+        self._stack.append((1, leaf))
+        self.size += 1
+        while len(self._stack) >= 2 and self._stack[-1][0] == self._stack[-2][0]:
+            (width, right), (_, left) = self._stack.pop(), self._stack.pop()
+            self._stack.append((2 * width, node_hash(self.h, left, right)))
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return empty_root(self.h)
+        result = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            result = node_hash(self.h, left, result)
+        return result

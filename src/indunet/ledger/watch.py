@@ -62,6 +62,8 @@ class Watch:
     client: httpx.Client
     pinned_log: str | None = None
     report: PlatformReport | None = None
+    audit_entries: bool = False
+    """Also fetch and check every entry added since the last check (see :class:`Witness`)."""
     fetch_errors: int = 0
     on_cosigned: Callable[[Cosignature], None] = field(default=lambda _c: None)
     on_error: Callable[[Exception], None] = field(default=lambda _e: None)
@@ -74,7 +76,9 @@ class Watch:
         """One check; False when it could not reach or read the log. SplitView propagates, after
         the platform was told and the evidence written next to the witness's state file."""
         try:
-            cosignature = self.witness.check_server(self.server, self.client, self.pinned_log)
+            cosignature = self.witness.check_server(
+                self.server, self.client, self.pinned_log, entries=self.audit_entries
+            )
         except SplitView as split:
             evidence = Path(f"{self.witness.state_path}.split-view-{int(time.time())}.json")
             evidence.write_text(json.dumps(split.evidence(), indent=1, ensure_ascii=False))

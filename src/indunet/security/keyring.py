@@ -60,7 +60,10 @@ class Keyring:
         if self.path is None:
             return
         text = json.dumps(
-            {"current": self.current, "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()}},
+            {
+                "current": self.current,
+                "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
+            },
             indent=1,
         )
         partial = self.path.with_name(self.path.name + ".partial")
