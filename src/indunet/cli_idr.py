@@ -489,7 +489,14 @@ def cmd_resolve(args: argparse.Namespace, _settings: Settings) -> int:
                 f"indunet: {_t('cli.idr_not_trusted', handle=args.handle, reason=str(exc))}", file=sys.stderr
             )
             return 1
-        shown["verified"] = {"signer": verdict.signer, "chain": verdict.chain}
+        shown["verified"] = {
+            "signer": verdict.signer,
+            "chain": verdict.chain,
+            "anchor": verdict.anchor,
+            "pinned": verdict.pinned,
+        }
+        if not verdict.pinned:
+            print(f"indunet: {_t('cli.idr_anchor_unpinned', anchor=verdict.anchor)}", file=sys.stderr)
     print(json.dumps(shown, ensure_ascii=False, indent=2))
     return 0
 

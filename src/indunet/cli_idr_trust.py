@@ -133,9 +133,7 @@ def verify_resolved(
     from indunet.idr import client
     from indunet.idr.signed import chain_prefixes, verify_record
 
-    pinned = anchor or os.environ.get(ANCHOR_ENV)
-    if not pinned:
-        raise InvalidInput(_t("cli.idr_anchor_required"), key="cli.idr_anchor_required")
+    pinned = anchor or os.environ.get(ANCHOR_ENV) or None
     fetched: dict[str, Any] = {}
     for prefix in chain_prefixes(handle):
         name = f"0.NA/{prefix}"

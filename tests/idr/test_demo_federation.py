@@ -53,7 +53,9 @@ def test_the_demo_federation_resolves_products_through_the_recursive_node(tmp_pa
     try:
         said = [json.loads(body) for _, body in ApiSource(federation.ledger_url).entries()]
         assert [(e["kind"], e["subject"]) for e in said[3:]] == [("transfer", "88"), ("transfer", "88.100")]
-        keys_of = {(e["subject"], e["detail"]["certified_key"]) for e in said if "certified_key" in e["detail"]}
+        keys_of = {
+            (e["subject"], e["detail"]["certified_key"]) for e in said if "certified_key" in e["detail"]
+        }
         assert len(keys_of) == 2  # one key each for 88 and 88.100, in every entry that names one
     finally:
         federation.stop()

@@ -62,6 +62,14 @@ def signed(
 def test_a_signed_record_verifies_up_to_the_pinned_top_level_key() -> None:
     verdict = verify_record("88.100.1/pump-7", signed(), fetcher(na_records()), ANCHOR, NOW)
     assert verdict.signer == "88.100.1" and verdict.chain == ["88.100.1", "88.100", "88"]
+    assert (verdict.anchor, verdict.pinned) == (ANCHOR, True)
+    # Nothing pinned: the chain ends at the top-level prefix's own certificate, whichever key it is.
+    unpinned = verify_record("88.100.1/pump-7", signed(), fetcher(na_records()), None, NOW)
+    assert (unpinned.anchor, unpinned.pinned, unpinned.chain) == (ANCHOR, False, ["88.100.1", "88.100", "88"])
+    middle = na_records()
+    middle["0.NA/88.100"] = [certify(SECONDARY, "88.100", "88.100", SECONDARY.public_key(), LATER)]
+    with pytest.raises(NotTrusted, match="certifies itself"):  # only the top level may certify itself
+        verify_record("88.100.1/pump-7", signed(), fetcher(middle), None, NOW)
     # Timestamps and TTLs are the server's: they are not what the enterprise signed.
     restamped = [HandleValue(v.index, v.type, v.data, ttl=60, timestamp=NOW // 1000) for v in signed()]
     assert (

@@ -106,7 +106,12 @@ def test_certify_sign_and_verify_through_the_recursive_node(
         capsys.readouterr()
         assert main(["resolve", "88.100.1/pump-1", "--server", through, "--verify", "--anchor", anchor]) == 0
         verified = json.loads(capsys.readouterr().out)["verified"]
-        assert verified == {"signer": "88.100.1", "chain": ["88.100.1", "88.100", "88"]}
+        assert verified == {
+            "signer": "88.100.1",
+            "chain": ["88.100.1", "88.100", "88"],
+            "anchor": anchor,
+            "pinned": True,
+        }
         assert main(["resolve", "88.100.1/pump-2", "--server", through, "--verify", "--anchor", anchor]) == 1
         assert "not the ones that were signed" in capsys.readouterr().err
         assert main(["resolve", "88.100.1/pump-3", "--server", through, "--verify", "--anchor", anchor]) == 1
@@ -121,8 +126,13 @@ def test_certify_sign_and_verify_through_the_recursive_node(
         for refused in ("88.100.1/pump-2", "88.100.1/pump-3"):
             assert main(["resolve", refused, "--server", checked]) == 1
         assert "does not verify" in capsys.readouterr().err
+        # Nothing pinned: the chain is still checked, up to the top-level key as served, with a warning.
         monkeypatch.delenv("INDUNET_IDR_ANCHOR", raising=False)
-        assert main(["resolve", "88.100.1/pump-1", "--server", through, "--verify"]) == 2  # no anchor: usage
+        capsys.readouterr()
+        assert main(["resolve", "88.100.1/pump-1", "--server", through, "--verify"]) == 0
+        answered = capsys.readouterr()
+        assert json.loads(answered.out)["verified"]["pinned"] is False and anchor in answered.err
+        assert main(["resolve", "88.100.1/pump-2", "--server", through, "--verify"]) == 1
     finally:
         for node in nodes:
             node.send_signal(signal.SIGTERM)

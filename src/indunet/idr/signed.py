@@ -131,12 +131,21 @@ class Verdict:
     signer: str
     chain: list[str]
     """The prefixes whose certificates were checked, signer first, anchor last."""
+    anchor: str
+    """The BID of the root key the chain ended at."""
+    pinned: bool
+    """Whether that root was the caller's pinned anchor (else the top-level key as served)."""
 
 
 def verify_record(
-    handle: str, values: Sequence[HandleValue], fetch: Fetch, anchor: str, now_ms: int
+    handle: str, values: Sequence[HandleValue], fetch: Fetch, anchor: str | None, now_ms: int
 ) -> Verdict:
-    """Check the record's HS_SIGNATURE up to the key whose BID is ``anchor``; NotTrusted otherwise."""
+    """Check the record's HS_SIGNATURE up to the key whose BID is ``anchor``; NotTrusted otherwise.
+
+    With no anchor the chain ends at whatever key the top-level prefix certifies itself with, as the
+    servers asked present it: the signature and every link are still checked, but whoever answers
+    for the whole chain could have made it. The verdict says which root it was (``Verdict.anchor``)
+    and that it was not pinned."""
     signatures = [v for v in values if v.type == HS_SIGNATURE]
     if not signatures:
         raise NotTrusted(f"{handle} is not signed")
@@ -152,11 +161,11 @@ def verify_record(
     digest, _ = record_digest(handle, values)
     if signed_handle != handle or digest_hex != digest.hex():
         raise NotTrusted(f"{handle}: its values are not the ones that were signed")
-    key, chain = _chain(signer, fetch, anchor, now_ms)
+    key, chain, root = _chain(signer, fetch, anchor, now_ms)
     _checked(_SIGNATURE, document, key)
     if not may_sign(signer, handle):
         raise NotTrusted(f"{signer} may not sign for {handle}")
-    return Verdict(signer, chain)
+    return Verdict(signer, chain, root, anchor is not None)
 
 
 def may_sign(prefix: str, handle: str) -> bool:
@@ -205,8 +214,9 @@ def _certificates(prefix: str, fetch: Fetch) -> list[PrefixCertificate]:
     return [c for c in out if c.subject == prefix]
 
 
-def _chain(prefix: str, fetch: Fetch, anchor: str, now_ms: int) -> tuple[PublicKey, list[str]]:
-    """The certified key of ``prefix``, checked link by link up to the anchor."""
+def _chain(prefix: str, fetch: Fetch, anchor: str | None, now_ms: int) -> tuple[PublicKey, list[str], str]:
+    """The certified key of ``prefix``, checked link by link up to the anchor (or, with none pinned,
+    up to the key the top-level prefix certifies itself with), and the BID of that root key."""
     chain: list[str] = []
     links: list[PrefixCertificate] = []
     current = prefix
@@ -219,8 +229,10 @@ def _chain(prefix: str, fetch: Fetch, anchor: str, now_ms: int) -> tuple[PublicK
             raise NotTrusted(f"the certificate of {current} expired")
         chain.append(current)
         links.append(certificate)
-        if bid_of(certificate.key) == anchor and certificate.issuer == current:
-            certificate.verify_with(certificate.key)  # the anchor's own (self-signed) certificate
+        root = bid_of(certificate.key)
+        top_level = len(parents(current)) == 1
+        if certificate.issuer == current and (root == anchor or (anchor is None and top_level)):
+            certificate.verify_with(certificate.key)  # the root's own (self-signed) certificate
             break
         if certificate.issuer == current:
             raise NotTrusted(f"{current} certifies itself with a key that is not the pinned anchor")
@@ -236,4 +248,4 @@ def _chain(prefix: str, fetch: Fetch, anchor: str, now_ms: int) -> tuple[PublicK
             raise NotTrusted(
                 f"the certificate of {child.subject} is not signed by {parent.subject}'s key"
             ) from None
-    return links[0].key, chain
+    return links[0].key, chain, bid_of(links[-1].key)
