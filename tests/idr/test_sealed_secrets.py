@@ -1,6 +1,6 @@
-"""Secret keys at rest: sealed with SM4-GCM in the store, opened only for the one check that needs
-them, bound to their record and index, and sealed again under a new key by ``indunet idr rekey``.
-On SQLite and PostgreSQL."""
+"""Secrets at rest: secret keys, and values only administrators may read, sealed with SM4-GCM in the
+store, opened only for whoever needs them, bound to their record and index, and sealed again under a
+new key by ``indunet idr rekey``. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from sqlalchemy import text
 from indunet.cli import main
 from indunet.idr import records
 from indunet.idr.bootstrap import ensure_prefix
-from indunet.idr.model import HS_SECKEY
+from indunet.idr.model import HS_ADMIN, HS_SECKEY, HandleValue, Permission
 from indunet.idr.store import HandleStore, open_store
-from indunet.idr.wire.values import decode_values
+from indunet.idr.wire.values import AdminPermission, AdminRecord, decode_values, encode_admin
 from indunet.security.keyring import Keyring, KeyringError, is_sealed
 
 SECRET = b"the enterprise's own secret"
@@ -96,5 +96,26 @@ def test_rekey_seals_every_secret_under_a_new_key(tmp_path: Path, capsys: pytest
             assert is_sealed(data) and ring.sealed_by_current(data)
             assert records.authenticate(store, f"300:0.NA/{prefix}", secret)
         assert store.reseal() == 0  # nothing left under an old key
+    finally:
+        store.close()
+
+
+def test_values_only_administrators_read_are_sealed_too(location: str, tmp_path: Path) -> None:
+    schema = f"idr_{secrets.token_hex(4)}"
+    store = _open(location, Keyring.new(tmp_path / "ring.json"), schema)
+    try:
+        ensure_prefix(store, "88.100.1", SECRET)
+        private = HandleValue(2, "EMAIL", b"buyer@customer.example", permissions=Permission.ADMIN_READ)
+        public = HandleValue(1, "URL", b"https://plant.example/pump-7")
+        admin_value = HandleValue(
+            100, HS_ADMIN, encode_admin(AdminRecord(AdminPermission.all(), "0.NA/88.100.1", 300))
+        )
+        records.create_handle(store, "88.100.1/pump-7", [public, private, admin_value], records.SYSTEM)
+        raw = _stored(store, "88.100.1/pump-7")
+        assert b"buyer@customer.example" not in raw and b"https://plant.example/pump-7" in raw
+        admin = records.authenticate(store, "300:0.NA/88.100.1", SECRET)
+        shown = {v.type: v.data for v in records.resolve(store, "88.100.1/pump-7", admin)}
+        assert shown["EMAIL"] == b"buyer@customer.example"  # opened for whoever may read it
+        assert "EMAIL" not in [v.type for v in records.resolve(store, "88.100.1/pump-7")]
     finally:
         store.close()

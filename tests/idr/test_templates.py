@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from indunet.idr import enterprise, records
 from indunet.idr.app import create_node_app
 from indunet.idr.bootstrap import ensure_prefix
 from indunet.idr.enterprise import InvalidData, Item, TemplateNotFound
-from indunet.idr.model import HS_ADMIN, HandleValue
+from indunet.idr.model import HS_ADMIN, HandleValue, Permission
 from indunet.idr.records import SYSTEM, Caller, administrator
 from indunet.idr.store import HandleStore, open_store
 from indunet.idr.templates import (
@@ -298,6 +299,9 @@ def test_to_values_stores_fields_at_their_indexes_and_names_the_template() -> No
         ("model", "CP-200"),
         ("plant", "Suzhou-2"),
     ]
+    # A value only administrators may read is not findable by what it says.
+    hidden = [replace(v, permissions=Permission.ADMIN_READ) if v.type == "model" else v for v in values]
+    assert [field for field, _ in search_rows(pump(), hidden)] == ["serialNumber", "plant"]
 
 
 def test_absent_and_null_optional_fields_take_no_index() -> None:

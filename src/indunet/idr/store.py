@@ -127,7 +127,7 @@ _DELETE_FIELDS_SQL = "DELETE FROM idr_field WHERE handle = ?"
 def _columns(
     handle: str, record_values: Iterable[HandleValue], keyring: Keyring | None
 ) -> tuple[bool, str | None, bytes]:
-    """(all_public, template, record) of a record's values, secret keys sealed when there is a keyring."""
+    """(all_public, template, record) of a record's values, secret ones sealed when there is a keyring."""
     ordered = sorted(record_values, key=_by_index)
     if keyring is not None:
         ordered = [_sealed(handle, v, keyring) for v in ordered]
@@ -148,20 +148,25 @@ def _where(handle: str, value: HandleValue) -> bytes:
     return f"{handle}#{value.index}".encode()
 
 
+def _secret(value: HandleValue) -> bool:
+    """Sealed at rest: secret keys, and every value the public may not read (administrators' own)."""
+    return value.type == HS_SECKEY or not value.public
+
+
 def _sealed(handle: str, value: HandleValue, keyring: Keyring) -> HandleValue:
     # Always sealed, even octets that look sealed: what callers hand in is clear by definition.
-    if value.type != HS_SECKEY:
+    if not _secret(value):
         return value
     return replace(value, data=keyring.seal(value.data, _where(handle, value)))
 
 
 def _opened(handle: str, values: Iterable[HandleValue], keyring: Keyring | None) -> list[HandleValue]:
-    """The values with their secret keys opened (KeyringError when one does not open)."""
+    """The values with their secret ones opened (KeyringError when one does not open)."""
     out = []
     for value in values:
-        if value.type == HS_SECKEY and is_sealed(value.data):
+        if _secret(value) and is_sealed(value.data):
             if keyring is None:
-                raise KeyringError(f"{handle} holds a sealed secret key and no keyring was given")
+                raise KeyringError(f"{handle} holds a sealed value and no keyring was given")
             value = replace(value, data=keyring.open(value.data, _where(handle, value)))
         out.append(value)
     return out
@@ -710,8 +715,9 @@ class HandleStore:
         return driver
 
     def reseal(self) -> int:
-        """Seal every secret key again under the keyring's current key (after a rotation, or for a
-        store written before it had a keyring); how many records were rewritten. Only the sealed
+        """Seal every secret value again under the keyring's current key (after a rotation, or for a
+        store written before it had a keyring, or before values other than secret keys were sealed);
+        how many records were rewritten. Only the sealed
         octets change: nothing anyone resolves does, so no cache is told."""
         if self.keyring is None:
             raise KeyringError("no keyring to seal with")
@@ -721,8 +727,8 @@ class HandleStore:
             rows = tx._rows("SELECT handle, record FROM idr_handle WHERE all_public = ?", (False,))
             for handle, blob in rows:
                 values = decode_values(bytes(blob))
-                secret_keys = [v.data for v in values if v.type == HS_SECKEY]
-                if all(is_sealed(d) and keyring.sealed_by_current(d) for d in secret_keys):
+                secrets = [v.data for v in values if _secret(v)]
+                if all(is_sealed(d) and keyring.sealed_by_current(d) for d in secrets):
                     continue  # none, or all sealed under the current key already
                 opened = _opened(handle, values, keyring)
                 record = encode_values([_sealed(handle, v, keyring) for v in opened])

@@ -358,6 +358,9 @@ def search_text(text: str) -> str:
 
 
 def search_rows(template: Template, values: Iterable[HandleValue]) -> list[tuple[str, str]]:
-    """(field, text) pairs of a record to index for search: its searchable fields' values."""
+    """(field, text) pairs of a record to index for search: its searchable fields' public values (a
+    value only administrators may read is not findable by what it says, nor kept in clear)."""
     wanted = template.searchable
-    return [(v.type, search_text(v.data.decode("utf-8", "replace"))) for v in values if v.type in wanted]
+    return [
+        (v.type, search_text(v.data.decode("utf-8", "replace"))) for v in values if v.type in wanted and v.public
+    ]
