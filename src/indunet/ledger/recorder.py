@@ -3,7 +3,8 @@
 A prefix is allocated by writing its ``0.NA/<prefix>`` record (sites and administrators), moved by
 changing that record, and revoked by deleting it, through any interface of the node. The recorder
 listens to the node's store and, after each commit, appends an ``allocation``, ``transfer`` or
-``revocation`` entry carrying the SM3 digest of the record's public values, its sites, its
+``revocation`` entry carrying the SM3 digest of the record's public values (the one a record
+signature covers), its sites, its
 administrators and the BID of the key its certificate (HS_CERT) vouches for, then signs the new tree head. With ``registrations`` it records identifiers too:
 ``registration`` when one is created or its public values change, ``deletion`` when it goes.
 
@@ -22,16 +23,15 @@ import threading
 from collections.abc import Iterable
 
 from indunet.idr.model import HS_ADMIN, NA_PREFIX, HandleValue
-from indunet.idr.signed import HS_CERT, NotTrusted, PrefixCertificate
+from indunet.idr.signed import HS_CERT, NotTrusted, PrefixCertificate, record_digest
 from indunet.idr.sites import endpoints, sites_of
 from indunet.idr.store import HandleStore
 from indunet.idr.wire.errors import WireError
-from indunet.idr.wire.values import TransmissionProtocol, decode_admin, encode_values
+from indunet.idr.wire.values import TransmissionProtocol, decode_admin
 from indunet.ledger.did import bid_of
 from indunet.ledger.entries import Kind, LedgerEntry
 from indunet.ledger.service import Ledger
 from indunet.ledger.store import State
-from indunet.security.crypto.sm3 import sm3
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -43,10 +43,17 @@ def _public(values: list[HandleValue]) -> list[HandleValue]:
     return sorted((v for v in values if v.public), key=lambda v: v.index)
 
 
-def _allocation_detail(values: list[HandleValue]) -> dict[str, object]:
+def _digest(handle: str, values: list[HandleValue]) -> str:
+    """The SM3 digest a record signature covers: the index, type and data of the public values (not
+    the timestamps and TTLs the server sets, nor the signature), so a rewrite that changes nothing
+    anyone sees records nothing."""
+    return record_digest(handle, _public(values))[0].hex()
+
+
+def _allocation_detail(handle: str, values: list[HandleValue]) -> dict[str, object]:
     ordered = _public(values)
     admins = []
-    detail: dict[str, object] = {"record_sm3": sm3(encode_values(ordered)).hex()}
+    detail: dict[str, object] = {"record_sm3": _digest(handle, values)}
     for value in ordered:
         if value.type == HS_ADMIN:
             try:
@@ -156,11 +163,7 @@ class LedgerRecorder:
                         recorded.append(LedgerEntry(kind, subject, self.ledger.did))
                         states.append((subject, None))
                     continue
-                detail = (
-                    _allocation_detail(values)
-                    if prefix
-                    else {"record_sm3": sm3(encode_values(_public(values))).hex()}
-                )
+                detail = _allocation_detail(name, values) if prefix else {"record_sm3": _digest(name, values)}
                 digest = str(detail["record_sm3"])
                 if before == digest:
                     continue
