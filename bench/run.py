@@ -71,6 +71,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "Allocation ledger",
         "appends per second vs sqlite3 inserting the same rows; proof times with 10 million entries",
     ),
+    "indices": (
+        "Equipment indices",
+        "a year of 1 Hz data for 1,000 machines rolled up into device days vs numpy counting the samples; "
+        "monthly series from a year of device days vs numpy bincount",
+    ),
 }
 
 

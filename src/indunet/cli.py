@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import getpass
+import json
 import logging
 import os
 import signal
@@ -134,6 +135,66 @@ def cmd_alarms_list(args: argparse.Namespace, settings: Settings) -> int:
             f"{alarm['name']}\t{alarm['count']}\t{alarm['start_ts']}\t{alarm['message']}"
         )
     print(_t("cli.alarms_listed", shown=len(items), total=total))
+    return 0
+
+
+def _day(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_t("cli.bad_day", value=text)) from None
+
+
+def cmd_indices_rollup(args: argparse.Namespace, settings: Settings) -> int:
+    from indunet.apps.indices.rollup import roll_up
+
+    platform = _platform(settings)
+    try:
+        written = roll_up(platform, _system_principal(platform, args.tenant), args.first, args.last)
+    finally:
+        platform.close()
+    print(_t("cli.indices_rolled_up", count=written, first=args.first, last=args.last))
+    return 0
+
+
+def cmd_indices_show(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from indunet.apps.indices import export
+    from indunet.apps.indices.rollup import indices
+
+    last = args.last or datetime.now(ZoneInfo(settings.indices_timezone)).date()
+    first = args.first or last - timedelta(days=365)
+    platform = _platform(settings)
+    try:
+        rows = indices(
+            platform,
+            _system_principal(platform, args.tenant),
+            measure=args.measure,
+            by=args.by,
+            period=args.period,
+            first=first,
+            last=last,
+            base=args.base,
+        )
+    finally:
+        platform.close()
+    if args.format == "csv":
+        sys.stdout.write(export.to_csv(rows, args.measure).decode("utf-8"))
+    elif args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for row in rows:
+            cells = [
+                row["group"],
+                row["period"],
+                *("-" if row[c] is None else f"{row[c]:.2f}" for c in export.COLUMNS[2:]),
+            ]
+            print("\t".join(str(c) for c in cells))
+        print(_t("cli.indices_shown", count=len(rows), measure=args.measure))
     return 0
 
 
@@ -340,6 +401,25 @@ def build_parser() -> argparse.ArgumentParser:
     alarms_ack = add("ack", cmd_alarms_ack, "cli.help.alarms_ack", alarms)
     alarms_ack.add_argument("id")
     alarms_ack.add_argument("--tenant", required=True)
+
+    from indunet.apps.indices.compute import MEASURES, PERIODS
+
+    indices = commands.add_parser("indices", help=_t("cli.help.indices")).add_subparsers(
+        dest="sub", required=True
+    )
+    rollup = add("rollup", cmd_indices_rollup, "cli.help.indices_rollup", indices)
+    rollup.add_argument("--tenant", required=True)
+    rollup.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD")
+    rollup.add_argument("--to", dest="last", type=_day, required=True, metavar="YYYY-MM-DD")
+    show = add("show", cmd_indices_show, "cli.help.indices_show", indices)
+    show.add_argument("--tenant", required=True)
+    show.add_argument("--measure", choices=MEASURES, default="operating_rate")
+    show.add_argument("--by", default="all", help=_t("cli.help.indices_by"))
+    show.add_argument("--period", choices=PERIODS, default="month")
+    show.add_argument("--from", dest="first", type=_day, metavar="YYYY-MM-DD")
+    show.add_argument("--to", dest="last", type=_day, metavar="YYYY-MM-DD")
+    show.add_argument("--base", metavar="PERIOD", help=_t("cli.help.indices_base"))
+    show.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     cli_edge.register(commands, add)
     cli_idr.register(commands, add)

@@ -14,10 +14,13 @@ import os
 import secrets
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
+from sqlalchemy import insert, select
 
 from indunet import demo_edge, demo_idr
 from indunet.core.config import Settings
@@ -30,8 +33,10 @@ from indunet.platform import accounts, devices, identifiers, rules, tenants
 from indunet.platform.runtime import Platform
 from indunet.security import Principal
 from indunet.security.crypto import keys
-from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators
+from indunet.sim import CncMachine, FlowMeter, SimulatedDevice, run_simulators, shifts
 from indunet.sim.carriers import CarrierFleet
+from indunet.store.device_days import device_days
+from indunet.store.metadata import devices as devices_table
 from indunet.transport.mqtt import MqttThread
 from indunet.web.app import create_app
 
@@ -153,6 +158,35 @@ def _watch(watch: Watch, stop: threading.Event) -> None:
         watch.client.close()
 
 
+def _indices_history(platform: Platform, tenant_id: str) -> None:
+    """A year of device days before today for the demo's machines (once): the Indices page has
+    months to compare from the start; today's days come from the machines' own telemetry."""
+    zone = ZoneInfo(platform.settings.indices_timezone)
+    today = datetime.now(zone).date()
+    with platform.engine.connect() as conn:
+        if conn.execute(
+            select(device_days.c.day).where(device_days.c.tenant_id == tenant_id).limit(1)
+        ).first():
+            return
+        machines = conn.execute(
+            select(devices_table.c.id, devices_table.c.name, devices_table.c.type_name).where(
+                devices_table.c.tenant_id == tenant_id,
+                devices_table.c.type_name.in_(["cnc_machine_tool", "centrifugal_pump"]),
+            )
+        ).all()
+    first = today.replace(year=today.year - 1, day=1)
+    rows = []
+    for n, machine in enumerate(machines):
+        counted = machine.type_name == "cnc_machine_tool"
+        for row in shifts.device_days(
+            machine.name, first, today - timedelta(days=1), base_hours=9.0 + n % 3, counted=counted
+        ):
+            rows.append({**row, "device_id": machine.id, "tenant_id": tenant_id, "updated_at": now_us()})
+    if rows:
+        with platform.engine.begin() as conn:
+            conn.execute(insert(device_days), rows)
+
+
 def prepare(platform: Platform) -> tuple[str, str, list[SimulatedDevice]]:
     """Tenant, admin login and the simulated devices with fresh tokens (idempotent)."""
     try:
@@ -270,6 +304,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 # The first products carry active identifier carriers that report every 5 s.
                 products = [f"{demo_idr.ENTERPRISE}/P-2026-{n:06d}" for n in range(1, CARRIERS + 1)]
                 fleets.append(CarrierFleet(platform.identifiers.carriers, products).start())
+        _indices_history(platform, tenant["id"])
         print(
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,

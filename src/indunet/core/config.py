@@ -36,6 +36,23 @@ class ProvisionProfile(BaseModel):
     type: str = Field(min_length=1)
 
 
+class ActivityProfile(BaseModel):
+    """What "working" and "making" mean for a device type, for the equipment indices."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    working_point: str = Field(min_length=1, max_length=64)
+    above: float = 0.0
+    """The machine works while the point's value is above this."""
+    max_gap_s: float = Field(default=120.0, gt=0, le=86_400)
+    """A sample speaks for at most this long: a longer silence is time not connected."""
+    count_point: str | None = Field(default=None, max_length=64)
+    """A counter of parts made (it only grows, or starts again from zero)."""
+    reject_point: str | None = Field(default=None, max_length=64)
+    ideal_cycle_s: float | None = Field(default=None, gt=0)
+    """Ideal time per part; a device's attribute ``ideal_cycle_s`` overrides it."""
+
+
 class IdrNode(BaseModel):
     """An identifier node the console shows in the prefix tree, with its health."""
 
@@ -126,6 +143,15 @@ class Settings(BaseModel):
     """Messages per second (and bucket size) per device and per tenant; beyond: quota exceeded (0x97)."""
     mqtt_provisioning: dict[str, ProvisionProfile] = Field(default_factory=dict)
     """Provision key → profile for ThingsBoard device provisioning over MQTT; empty refuses every request."""
+
+    indices_timezone: str = "Asia/Shanghai"
+    """The time zone whose calendar days the equipment indices count in."""
+    indices_planned_hours: float = Field(default=16.0, gt=0, le=24)
+    """Planned production time per machine and day (two shifts by default): utilisation and OEE's base."""
+    indices_min_hours: float = Field(default=1.0, ge=0, le=24)
+    """Working hours per connected day for a machine to count as operating (the operating rate)."""
+    indices_profiles: dict[str, ActivityProfile] = Field(default_factory=dict)
+    """Device type → what working means for it; adds to or replaces the built-in profiles."""
 
     bus_url: str = ""
     """Empty: telemetry is committed in the ingesting process. ``nats://host:4222``: through JetStream."""

@@ -362,5 +362,7 @@ def search_rows(template: Template, values: Iterable[HandleValue]) -> list[tuple
     value only administrators may read is not findable by what it says, nor kept in clear)."""
     wanted = template.searchable
     return [
-        (v.type, search_text(v.data.decode("utf-8", "replace"))) for v in values if v.type in wanted and v.public
+        (v.type, search_text(v.data.decode("utf-8", "replace")))
+        for v in values
+        if v.type in wanted and v.public
     ]

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from indunet import __version__
+from indunet.apps.indices.rollup import roll_up_recent
 from indunet.platform.rules import RuleEngine
 from indunet.platform.runtime import Platform
 from indunet.platform.telemetry import apply_retention
@@ -31,6 +32,7 @@ from indunet.web.routes import (
     devices,
     gateway_http,
     identifiers,
+    indices,
     models,
     rpc,
     telemetry,
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PRESENCE_FLUSH_S = 5.0
 RETENTION_EVERY_S = 3600.0
+INDICES_EVERY_S = 300.0
 
 
 async def _every(period_s: float, job: Any, name: str) -> None:
@@ -58,6 +61,14 @@ def create_app(platform: Platform) -> FastAPI:
         tasks = [
             asyncio.create_task(_every(PRESENCE_FLUSH_S, platform.flush_presence, "presence flush")),
             asyncio.create_task(_every(RETENTION_EVERY_S, lambda: apply_retention(platform), "retention")),
+            asyncio.create_task(_every(INDICES_EVERY_S, lambda: roll_up_recent(platform), "indices roll-up")),
+            asyncio.create_task(
+                _every(
+                    RETENTION_EVERY_S,
+                    lambda: roll_up_recent(platform, days_back=1),
+                    "indices roll-up (yesterday)",
+                )
+            ),
         ]
         # With a NATS bus the rule workers (BusWorkers) run the engine, each for its partitions.
         rule_engine = None if platform.settings.bus_url else RuleEngine(platform)
@@ -97,6 +108,7 @@ def create_app(platform: Platform) -> FastAPI:
         gateway_http.router,
         rpc.router,
         alarms.router,
+        indices.router,
     ):
         app.include_router(router)
     identifiers.mount(app, platform.identifiers)

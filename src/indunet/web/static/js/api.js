@@ -145,6 +145,20 @@ export async function requestWithStatus(path, { method = 'GET', params, form, js
   return { status: response.status, body: response.status === 204 ? null : await response.json() };
 }
 
+/** Fetch a file the API makes (with the session's token) and hand it to the browser as a download. */
+export async function download(path, params, filename) {
+  const headers = {};
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const response = await fetch(buildUrl(path, params), { headers, credentials: 'same-origin' });
+  if (!response.ok) throw await toApiError(response);
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 const seg = encodeURIComponent;
 
 export const api = {

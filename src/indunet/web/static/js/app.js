@@ -111,6 +111,7 @@ function registerRoutes() {
   route('/gateways', () => import('./pages/gateways.js'));
   route('/gateways/:id', () => import('./pages/gateway.js'));
   route('/identifiers', () => import('./pages/identifiers.js'));
+  route('/indices', () => import('./pages/indices.js'));
   route('/404', () => import('./pages/notfound.js'), { public: true });
 }
 

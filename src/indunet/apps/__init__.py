@@ -1,0 +1,2 @@
+"""Industrial applications on the platform: predictive maintenance (``phm``), equipment operation
+indices, safety production."""
