@@ -44,7 +44,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     rows.append({
                         "device_id": device["id"], "tenant_id": tenant["id"], "day": f"{month}-{day:02d}",
                         "connected_s": 86_400.0, "working_s": hours * 3600.0, "planned_s": 57_600.0,
-                        "produced": hours * 60, "rejected": 0.0, "ideal_s": hours * 3600.0,
+                        "produced": hours * 60, "rejected": 0.0, "ideal_s": hours * 3600.0, "energy_kwh": hours * 10,
                         "updated_at": int(time.time() * 1e6),
                     })  # fmt: skip
         with platform.engine.begin() as conn:

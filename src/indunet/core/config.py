@@ -51,6 +51,8 @@ class ActivityProfile(BaseModel):
     reject_point: str | None = Field(default=None, max_length=64)
     ideal_cycle_s: float | None = Field(default=None, gt=0)
     """Ideal time per part; a device's attribute ``ideal_cycle_s`` overrides it."""
+    energy_point: str | None = Field(default=None, max_length=64)
+    """A counter of energy consumed, in kWh (energy per part, energy per working hour)."""
 
 
 class IdrNode(BaseModel):

@@ -36,7 +36,7 @@ def device_days(
         progress = (day - first).days / span
         if _closed(day) or rng.random() < 0.03:  # closed, or down for the day
             yield {"day": day.isoformat(), "connected_s": 0.0, "working_s": 0.0, "planned_s": 0.0,
-                   "produced": 0.0, "rejected": 0.0, "ideal_s": 0.0}  # fmt: skip
+                   "produced": 0.0, "rejected": 0.0, "ideal_s": 0.0, "energy_kwh": 0.0}  # fmt: skip
         else:
             hours = min(15.5, max(0.0, rng.gauss(base_hours + 2.0 * progress, 1.5)))
             # Days without orders (more of them in the slow weeks around the Spring Festival): the
@@ -53,5 +53,7 @@ def device_days(
                 "produced": round(produced),
                 "rejected": round(rejected),
                 "ideal_s": round(produced) * ideal_cycle_s,
+                # Spindle and drives while working, the machine's base load for the rest of the shifts.
+                "energy_kwh": round(hours * rng.uniform(9.0, 12.0) + (16 - hours) * 2.5, 1),
             }
         day += timedelta(days=1)

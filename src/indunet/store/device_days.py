@@ -2,7 +2,8 @@
 
 A day is a calendar day in the installation's time zone (``indices_timezone``); seconds are
 connected and working time within it, counts what the device's counters added (parts made, parts
-rejected), ``ideal_s`` the ideal cycle time of what was made (OEE's performance). Rows are rewritten
+rejected), ``ideal_s`` the ideal cycle time of what was made (OEE's performance), ``energy_kwh`` what
+its energy meter counted. Rows are rewritten
 whole when a day is rolled up again, so a late sample only needs that day recomputed.
 """
 
@@ -24,6 +25,7 @@ device_days = Table(
     Column("produced", Float, nullable=False),
     Column("rejected", Float, nullable=False),
     Column("ideal_s", Float, nullable=False),
+    Column("energy_kwh", Float, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_device_days_tenant_day", "tenant_id", "day"),
 )

@@ -53,6 +53,21 @@ def test_oee_is_availability_times_performance_times_quality_from_sums() -> None
     assert series(rows, lambda _d: "all", "oee", "day")[0]["value"] is None
 
 
+def test_energy_per_good_part_and_its_deviation_from_a_baseline() -> None:
+    rows = [
+        DeviceDay("a", "2026-01-05", 86400, 8 * H, 16 * H, 480, 20, 0, 230.0),
+        DeviceDay("a", "2026-02-05", 86400, 8 * H, 16 * H, 480, 0, 0, 216.0),
+        DeviceDay("p", "2026-01-05", 86400, 20 * H, 16 * H, 0, 0, 0, 400.0),  # a pump counts no parts
+    ]
+    found = series(rows, lambda _d: "all", "energy_per_part", "month", counted={"a": True})
+    assert [(r["period"], r["value"], r["index"]) for r in found] == [
+        ("2026-01", 0.5, 100.0),
+        ("2026-02", 0.45, 90.0),
+    ]
+    hourly = series(rows, lambda _d: "all", "energy_per_hour", "month")
+    assert hourly[0]["value"] == pytest.approx(630 / 28)
+
+
 def test_fixed_base_index_and_changes() -> None:
     hours = {"2025-01": 4.0, "2025-12": 5.0, "2026-01": 6.0, "2026-02": 3.0}
     rows = [day("a", f"{month}-15", h) for month, h in hours.items()]

@@ -36,7 +36,11 @@ def test_a_days_work_becomes_operating_rate_hours_and_oee(client: TestClient, pl
     # cnc-01 (line A) cuts from 08:00 to 12:00, one part a minute, then idles an hour.
     for minute in range(300):
         cutting = minute < 240
-        values = {"spindle_speed": 1200.0 if cutting else 0.0, "part_count": float(min(minute, 240))}
+        values = {
+            "spindle_speed": 1200.0 if cutting else 0.0,
+            "part_count": float(min(minute, 240)),
+            "energy_total": 5000.0 + 0.2 * min(minute, 240) + 0.05 * max(minute - 240, 0),
+        }
         records.append({"device": "cnc-01", "ts": _ms(day, 8 + minute / 60), "values": values})
     # cnc-02 (line B) cuts for half an hour only: under the hour a day that makes a machine operating.
     for minute in range(40):
@@ -69,6 +73,9 @@ def test_a_days_work_becomes_operating_rate_hours_and_oee(client: TestClient, pl
         m: ask(measure=m, by="device")[0]["value"] for m in ("availability", "performance", "quality", "oee")
     }
     assert oee == {"availability": 25.0, "performance": 100.0, "quality": 100.0, "oee": 25.0}
+    # Its meter counted 48 kWh cutting and about 3 idling: a fifth of a kWh per part, as made.
+    per_part = ask(measure="energy_per_part", by="device")[0]["value"]
+    assert per_part == pytest.approx((48 + 0.05 * 59) / 240, abs=1e-4)  # rounded to 4 places
 
     csv = client.get("/api/indices", params={**span, "from": span["first"], "to": span["last"], "period": "day",
                                               "by": "device", "measure": "working_hours", "format": "csv"},

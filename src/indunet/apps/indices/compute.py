@@ -12,6 +12,12 @@ Measures (docs/indices.md gives the methodology):
     quality         good parts / parts made, in % (machines with counters)
     oee             availability x performance x quality, in % (machines with counters)
     connected       machines connected at some time in the period
+    energy_kwh      energy the machines' meters counted
+    energy_per_part energy per good part (machines with counters): the energy efficiency of output
+    energy_per_hour energy per working hour
+
+For energy, a baseline is the base period: its index is 100, and a period's index minus 100 is its
+deviation from the baseline in %.
 
 Sums are taken before ratios (a group's OEE is its total good output over its total planned time,
 not an average of machines' OEEs), so large and small machines weigh what they produce. A period's
@@ -36,6 +42,9 @@ MEASURES = (
     "quality",
     "oee",
     "connected",
+    "energy_kwh",
+    "energy_per_part",
+    "energy_per_hour",
 )
 PERIODS = ("day", "week", "month", "quarter", "year")
 _PER_YEAR = {"day": 365, "week": 52, "month": 12, "quarter": 4, "year": 1}
@@ -51,6 +60,7 @@ class DeviceDay:
     produced: float
     rejected: float
     ideal_s: float
+    energy_kwh: float = 0.0
 
 
 @dataclass
@@ -62,6 +72,7 @@ class _Machine:
     produced: float = 0.0
     rejected: float = 0.0
     ideal_s: float = 0.0
+    energy_kwh: float = 0.0
     counted: bool = False
 
 
@@ -117,6 +128,16 @@ def _value(measure: str, group: _Group, min_hours: float) -> float | None:
         return 100.0 * operating / len(machines)
     if measure == "working_hours":
         return sum(m.working_s for m in machines) / 3600 / len(machines)
+    energy = sum(m.energy_kwh for m in machines)
+    if measure == "energy_kwh":
+        return energy
+    if measure == "energy_per_hour":
+        hours = sum(m.working_s for m in machines) / 3600
+        return None if hours <= 0 else energy / hours
+    if measure == "energy_per_part":
+        # Machines that count parts only: the others' energy made no counted output.
+        made = sum(m.produced - m.rejected for m in machines if m.counted)
+        return None if made <= 0 else sum(m.energy_kwh for m in machines if m.counted) / made
     planned = sum(m.planned_s for m in machines)
     working = sum(m.working_s for m in machines)
     if measure == "utilisation":
@@ -178,6 +199,7 @@ def series(
         machine.produced += row.produced
         machine.rejected += row.rejected
         machine.ideal_s += row.ideal_s
+        machine.energy_kwh += row.energy_kwh
         machine.counted = machine.counted or bool(counted and counted.get(row.device_id))
     values: dict[str, dict[str, float | None]] = defaultdict(dict)
     for (name, key), group in groups.items():

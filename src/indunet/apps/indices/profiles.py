@@ -13,10 +13,14 @@ from indunet.core.config import ActivityProfile
 
 BUILTIN: Mapping[str, ActivityProfile] = {
     "cnc_machine_tool": ActivityProfile(
-        working_point="spindle_speed", above=0.0, count_point="part_count", ideal_cycle_s=60.0
+        working_point="spindle_speed",
+        above=0.0,
+        count_point="part_count",
+        ideal_cycle_s=60.0,
+        energy_point="energy_total",
     ),
-    "centrifugal_pump": ActivityProfile(working_point="speed", above=0.0),
-    "industrial_robot": ActivityProfile(working_point="tcp_speed", above=0.0),
+    "centrifugal_pump": ActivityProfile(working_point="speed", above=0.0, energy_point="energy"),
+    "industrial_robot": ActivityProfile(working_point="tcp_speed", above=0.0, energy_point="energy_total"),
 }
 
 

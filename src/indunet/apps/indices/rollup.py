@@ -73,7 +73,8 @@ def _device_rows(
     now_us: int,
 ) -> list[dict[str, Any]]:
     ref = DeviceRef(device.id, device.tenant_id, device.name, device.type_name)
-    wanted = [p for p in (profile.working_point, profile.count_point, profile.reject_point) if p]
+    points = (profile.working_point, profile.count_point, profile.reject_point, profile.energy_point)
+    wanted = [p for p in points if p]
     sids = series_ids(platform, ref, wanted, create=False)
     # The sample before the first day speaks into it, and a counter's first step needs the one before.
     lookback = int(max(profile.max_gap_s, 86_400) * 1_000_000)
@@ -93,6 +94,7 @@ def _device_rows(
         return activity.daily_increments(ts, values, bounds)
 
     produced, rejected = counted(profile.count_point), counted(profile.reject_point)
+    energy = counted(profile.energy_point)
     ideal_cycle = (device.attributes or {}).get("ideal_cycle_s", profile.ideal_cycle_s)
     ideal_cycle = float(ideal_cycle) if isinstance(ideal_cycle, int | float) and ideal_cycle > 0 else 0.0
     planned = platform.settings.indices_planned_hours * 3600
@@ -110,6 +112,7 @@ def _device_rows(
             "produced": float(produced[i]),
             "rejected": float(rejected[i]),
             "ideal_s": float(produced[i]) * ideal_cycle,
+            "energy_kwh": float(energy[i]),
             "updated_at": stamp,
         }
         for i, day in enumerate(days)
@@ -180,7 +183,15 @@ def device_day_rows(platform: Platform, tenant_id: str, first: date, last: date)
         )
         for r in rows:
             yield DeviceDay(
-                r.device_id, r.day, r.connected_s, r.working_s, r.planned_s, r.produced, r.rejected, r.ideal_s
+                r.device_id,
+                r.day,
+                r.connected_s,
+                r.working_s,
+                r.planned_s,
+                r.produced,
+                r.rejected,
+                r.ideal_s,
+                r.energy_kwh,
             )
 
 

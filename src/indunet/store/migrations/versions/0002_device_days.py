@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("produced", sa.Float(), nullable=False),
         sa.Column("rejected", sa.Float(), nullable=False),
         sa.Column("ideal_s", sa.Float(), nullable=False),
+        sa.Column("energy_kwh", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_device_days_device_id_devices"), ondelete="CASCADE"

@@ -11,7 +11,10 @@ import { emptyRow, errorText, h, messageBox, pageHeader, table } from '../dom.js
 import { formatNumber, t, tOr } from '../i18n.js';
 import { replaceQuery } from '../router.js';
 
-const MEASURES = ['operating_rate', 'working_hours', 'utilisation', 'availability', 'performance', 'quality', 'oee', 'connected'];
+const MEASURES = [
+  'operating_rate', 'working_hours', 'utilisation', 'availability', 'performance', 'quality', 'oee', 'connected',
+  'energy_kwh', 'energy_per_part', 'energy_per_hour',
+];
 const PERIODS = ['day', 'week', 'month', 'quarter', 'year'];
 const GROUPINGS = ['all', 'type', 'label:line', 'label:industry', 'location:region', 'location:site', 'device'];
 const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626', '#4f46e5', '#65a30d'];
