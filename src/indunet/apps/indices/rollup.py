@@ -45,6 +45,8 @@ def day_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[list[str], np.n
         raise InvalidInput("the last day is before the first", key="error.indices_range")
     if (last - first).days + 1 > MAX_DAYS:
         raise InvalidInput(f"at most {MAX_DAYS} days at a time", key="error.indices_range")
+    if first.year < 1971 or last.year > 9998:
+        raise InvalidInput("days from 1971 to 9998", key="error.indices_range")
     days = [first + timedelta(days=n) for n in range((last - first).days + 2)]
     bounds = [int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() * 1_000_000) for d in days]
     return [d.isoformat() for d in days[:-1]], np.asarray(bounds, dtype=np.int64)
