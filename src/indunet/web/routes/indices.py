@@ -33,7 +33,19 @@ def _default_range(platform: PlatformDep, first: date | None, last: date | None)
     return first or (last - timedelta(days=365)), last
 
 
-@router.get("", summary="An index series per group and period (JSON; CSV or Parquet with format)")
+@router.get(
+    "",
+    summary="An index series per group and period (JSON; CSV or Parquet with format)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
 async def get_indices(
     platform: PlatformDep,
     principal: PrincipalDep,
