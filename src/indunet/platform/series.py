@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from indunet.platform.runtime import DeviceRef, Platform
 from indunet.store.metadata import series
+from indunet.store.timeseries.base import MAX_RAW_LIMIT
 
 
 def series_ids(
@@ -57,3 +59,17 @@ def series_ids(
 def tenant_series(platform: Platform, tenant_id: str) -> list[int]:
     with platform.engine.connect() as conn:
         return list(conn.execute(select(series.c.id).where(series.c.tenant_id == tenant_id)).scalars())
+
+
+def read_points(platform: Platform, sid: int, start_us: int, end_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every point of a series in the range, paged, as (ts, value) arrays (text values as NaN)."""
+    stamps: list[int] = []
+    values: list[float] = []
+    while start_us < end_us:
+        page = platform.timeseries.raw(sid, start_us, end_us, limit=MAX_RAW_LIMIT)
+        stamps += [p[0] for p in page]
+        values += [float("nan") if p[1] is None else float(p[1]) for p in page]
+        if len(page) < MAX_RAW_LIMIT:
+            break
+        start_us = page[-1][0] + 1
+    return np.asarray(stamps, dtype=np.int64), np.asarray(values, dtype=np.float64)

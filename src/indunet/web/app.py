@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import __version__
 from indunet.apps.indices.rollup import roll_up_recent
+from indunet.apps.phm.monitor import PhmMonitor
 from indunet.platform.rules import RuleEngine
 from indunet.platform.runtime import Platform
 from indunet.platform.telemetry import apply_retention
@@ -34,6 +35,7 @@ from indunet.web.routes import (
     identifiers,
     indices,
     models,
+    phm,
     rpc,
     telemetry,
 )
@@ -75,9 +77,17 @@ def create_app(platform: Platform) -> FastAPI:
         if rule_engine is not None:
             rule_engine.start()
         _app.state.rule_engine = rule_engine
+        # Scores committed telemetry in this process; with a NATS bus the rule workers see the
+        # batches instead, and PHM scoring there is not built yet (docs/phm.md).
+        phm_monitor = None if platform.settings.bus_url else PhmMonitor(platform)
+        if phm_monitor is not None:
+            phm_monitor.start()
+        _app.state.phm_monitor = phm_monitor
         try:
             yield
         finally:
+            if phm_monitor is not None:
+                await run_in_threadpool(phm_monitor.stop)
             if rule_engine is not None:
                 await run_in_threadpool(rule_engine.stop)
             for task in tasks:
@@ -109,6 +119,7 @@ def create_app(platform: Platform) -> FastAPI:
         rpc.router,
         alarms.router,
         indices.router,
+        phm.router,
     ):
         app.include_router(router)
     identifiers.mount(app, platform.identifiers)

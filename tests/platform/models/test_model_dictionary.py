@@ -26,7 +26,7 @@ def test_entry_content() -> None:
     assert speed["unit"] == "rpm"
     assert (speed["min"], speed["max"]) == (0.0, 24000.0)
     assert speed["access"] == "read"
-    assert speed["type_version"] == "1.0.0"
+    assert speed["type_version"] == "1.1.0"
     assert "OPC 40501-1" in speed["reference"]
     assert speed["description_zh"]
     override = by_key[("cnc_machine_tool", "command_param", "set_feed_override.percent")]

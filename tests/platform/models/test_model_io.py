@@ -133,8 +133,10 @@ def test_builtin_library() -> None:
         assert all(p.unit for p in dt.points if p.data_type.numeric and p.name not in _UNITLESS)
 
 
-# Counts and codes: a number of things has no unit.
+# Counts, codes and scores: a number of things, or a ratio, has no unit.
 _UNITLESS = {
+    "phm_anomaly",
+    "health",
     "part_count",
     "tool_number",
     "alarm_code",

@@ -27,11 +27,10 @@ from indunet.apps.indices.profiles import profiles
 from indunet.core.config import ActivityProfile
 from indunet.core.errors import InvalidInput
 from indunet.platform.runtime import DeviceRef, Platform
-from indunet.platform.series import series_ids
+from indunet.platform.series import read_points, series_ids
 from indunet.security import Permission, Principal
 from indunet.store.device_days import device_days
 from indunet.store.metadata import devices
-from indunet.store.timeseries.base import MAX_RAW_LIMIT
 
 MAX_DAYS = 800
 """Days one roll-up or query may span (two years and some: year-on-year needs a year before)."""
@@ -52,20 +51,6 @@ def day_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[list[str], np.n
     return [d.isoformat() for d in days[:-1]], np.asarray(bounds, dtype=np.int64)
 
 
-def _points(platform: Platform, sid: int, start_us: int, end_us: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every point of a series in the range, paged, as (ts, value) arrays (text values as NaN)."""
-    stamps: list[int] = []
-    values: list[float] = []
-    while start_us < end_us:
-        page = platform.timeseries.raw(sid, start_us, end_us, limit=MAX_RAW_LIMIT)
-        stamps += [p[0] for p in page]
-        values += [float("nan") if p[1] is None else float(p[1]) for p in page]
-        if len(page) < MAX_RAW_LIMIT:
-            break
-        start_us = page[-1][0] + 1
-    return np.asarray(stamps, dtype=np.int64), np.asarray(values, dtype=np.float64)
-
-
 def _device_rows(
     platform: Platform,
     device: Any,
@@ -84,7 +69,7 @@ def _device_rows(
     zeros = np.zeros(len(days))
     connected, working = zeros, zeros
     if profile.working_point in sids:
-        ts, values = _points(platform, sids[profile.working_point], start, end)
+        ts, values = read_points(platform, sids[profile.working_point], start, end)
         connected, working = activity.daily_activity(
             ts, values, bounds, profile.above, profile.max_gap_s, now_us
         )
@@ -92,7 +77,7 @@ def _device_rows(
     def counted(point: str | None) -> np.ndarray:
         if point is None or point not in sids:
             return zeros
-        ts, values = _points(platform, sids[point], start, end)
+        ts, values = read_points(platform, sids[point], start, end)
         return activity.daily_increments(ts, values, bounds)
 
     produced, rejected = counted(profile.count_point), counted(profile.reject_point)
