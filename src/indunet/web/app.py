@@ -38,6 +38,7 @@ from indunet.web.routes import (
     phm,
     rpc,
     telemetry,
+    work_orders,
 )
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def create_app(platform: Platform) -> FastAPI:
         alarms.router,
         indices.router,
         phm.router,
+        work_orders.router,
     ):
         app.include_router(router)
     identifiers.mount(app, platform.identifiers)
