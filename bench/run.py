@@ -76,6 +76,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "a year of 1 Hz data for 1,000 machines rolled up into device days vs numpy counting the samples; "
         "monthly series from a year of device days vs numpy bincount",
     ),
+    "phm": (
+        "Predictive maintenance",
+        "remaining-life model fit and scoring on C-MAPSS FD001 vs bare LightGBM on the raw sensors; "
+        "streaming anomaly scores point by point vs numpy scoring the same rows in one batch",
+    ),
 }
 
 
