@@ -1,5 +1,8 @@
-"""The PHM monitor: scores committed telemetry with the production detectors and writes the scores
-back as the device's ``phm_anomaly`` telemetry, where the rule the registry made raises the alarm.
+"""The PHM monitor: runs the production models on committed telemetry and writes what they say back
+as the device's telemetry: detectors' scores as ``phm_anomaly`` (where the rule the registry made
+raises the alarm), remaining-useful-life models' predictions as ``rul``, ``rul_lower``, ``rul_upper``
+and ``health`` after every cycle, opening a work order when the interval's lower end falls below the
+model's threshold.
 
 Like the rule engine it listens to committed batches and only queues them (ingest pays one ``put``),
 and one worker thread assembles rows (rows.RowAssembler), scores them and writes the scores in one
@@ -21,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from indunet.apps.phm import anomaly, registry
+from indunet.apps.phm import anomaly, registry, work_orders
+from indunet.apps.phm.lifetimes import Binding, LifeTracker, rebuild
+from indunet.apps.phm.model import ModelError, RulModel
 from indunet.apps.phm.rows import RowAssembler, stored_rows
 from indunet.core.errors import IndunetError
 from indunet.core.timeutil import parse_timestamp
@@ -41,6 +46,23 @@ class Deployed:
     version: int
     detector: anomaly.Detector
     rows: RowAssembler
+
+
+@dataclass
+class LifeModel:
+    name: str
+    version: int
+    tracker: LifeTracker
+
+
+def deploy_life(model: dict[str, Any]) -> LifeModel:
+    document = model["document"]
+    try:
+        rul_model = RulModel.from_dict(document["model"])
+        binding = Binding.from_dict(document["binding"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise anomaly.DetectorError(f"unreadable model document: {exc}") from None
+    return LifeModel(model["name"], model["version"], LifeTracker(rul_model, binding))
 
 
 def deploy(platform: Platform, model: dict[str, Any]) -> Deployed:
@@ -66,6 +88,7 @@ class PhmMonitor:
         self.reload_s = reload_s
         self._queue: queue.Queue[list[StoredSample] | None] = queue.Queue(MAX_QUEUED_BATCHES)
         self._by_device: dict[str, list[Deployed]] = {}
+        self._by_type: dict[tuple[str, str], list[LifeModel]] = {}
         self._loaded = 0.0
         self._stale = True
         self._thread: threading.Thread | None = None
@@ -93,7 +116,7 @@ class PhmMonitor:
 
     # -- listener (ingesting thread) -----------------------------------------------------------------
     def _on_batch(self, samples: list[StoredSample]) -> None:
-        if not self._by_device and not self._stale:
+        if not self._by_device and not self._by_type and not self._stale:
             return
         try:
             self._queue.put_nowait(samples)
@@ -123,18 +146,25 @@ class PhmMonitor:
             return
         self._stale = False
         self._loaded = time.monotonic()
-        current = {(d.name, d.version): d for deployed in self._by_device.values() for d in deployed}
+        current: dict[tuple[str, int], Deployed | LifeModel] = {
+            (d.name, d.version): d for group in self._by_device.values() for d in group
+        }
+        current.update({(d.name, d.version): d for group in self._by_type.values() for d in group})
         by_device: dict[str, list[Deployed]] = defaultdict(list)
+        by_type: dict[tuple[str, str], list[LifeModel]] = defaultdict(list)
         for model in registry.in_production(self.platform):
             deployed = current.get((model["name"], model["version"]))
-            if deployed is None:
-                try:
-                    deployed = deploy(self.platform, model)
-                except (IndunetError, anomaly.DetectorError) as exc:
-                    log.error("PHM model %s v%s cannot run: %s", model["name"], model["version"], exc)
-                    continue
-            by_device[model["target_device"]].append(deployed)
+            try:
+                if model["kind"] == registry.RUL:
+                    life = deployed if isinstance(deployed, LifeModel) else deploy_life(model)
+                    by_type[(model["tenant_id"], model["target_type"])].append(life)
+                else:
+                    detector = deployed if isinstance(deployed, Deployed) else deploy(self.platform, model)
+                    by_device[model["target_device"]].append(detector)
+            except (IndunetError, anomaly.DetectorError, ModelError) as exc:
+                log.error("PHM model %s v%s cannot run: %s", model["name"], model["version"], exc)
         self._by_device = dict(by_device)
+        self._by_type = dict(by_type)
 
     def _score(self, samples: list[StoredSample]) -> None:
         by_device = self._by_device
@@ -156,12 +186,58 @@ class PhmMonitor:
                         pending = sample.ts_us
                 if pending is not None:
                     self._emit(deployed, device_id, pending, records[found[0].tenant_id])
+        self._lives(samples, records)
         for tenant_id, written in records.items():
             if not written:
                 continue
             result = telemetry.ingest(self.platform, Principal.system(tenant_id, label="system:phm"), written)
             if result.rejected:
                 log.warning("PHM scores refused: %s", result.rejected[:3])
+
+    def _lives(self, samples: list[StoredSample], records: dict[str, list[dict[str, Any]]]) -> None:
+        by_type = self._by_type
+        if not by_type:
+            return
+        for (tenant_id, type_name), lives in by_type.items():
+            for life in lives:
+                self._live(
+                    life,
+                    [s for s in samples if s.tenant_id == tenant_id and s.type_name == type_name],
+                    records,
+                )
+
+    def _live(
+        self, life: LifeModel, samples: list[StoredSample], records: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        tracker = life.tracker
+        counter = tracker.binding.cycle_point
+        # In time order, and within a time the counter last: it closes the cycle the others belong to.
+        for sample in sorted(samples, key=lambda s: (s.ts_us, s.point == counter)):
+            if sample.device_id not in tracker.lives:
+                device = resolve(self.platform, sample.tenant_id, sample.device_id)
+                rebuild(self.platform, device, tracker, sample.ts_us)
+            if not tracker.update(sample.device_id, sample.point, sample.ts_us, sample.num):
+                continue
+            rul, lower, upper, health = tracker.predict(sample.device_id)
+            values = {"rul": rul, "rul_lower": lower, "rul_upper": upper, "health": health}
+            records[sample.tenant_id].append(
+                {"device": sample.device_id, "ts": sample.ts_us, "values": values}
+            )
+            threshold = tracker.binding.work_order_below
+            if threshold > 0 and lower < threshold:
+                order, opened = work_orders.for_prediction(
+                    self.platform,
+                    sample.tenant_id,
+                    sample.device_id,
+                    f"{life.name} v{life.version}",
+                    rul,
+                    lower,
+                    threshold,
+                    sample.ts_us,
+                    tracker.cycle_seconds(sample.device_id),
+                )
+                if opened:
+                    log.info("PHM opened %s for %s", order["reference"], sample.device_id)
 
     @staticmethod
     def _emit(deployed: Deployed, device_id: str, ts_us: int, out: list[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ acknowledged, cleared, notified and audited like every other.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, select, update
 
 from indunet.apps.phm import anomaly
+from indunet.apps.phm.lifetimes import Binding
+from indunet.apps.phm.model import RulModel
 from indunet.apps.phm.rows import stored_rows
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.timeutil import now_us, parse_timestamp, to_rfc3339
@@ -34,7 +37,10 @@ from indunet.store.phm import phm_models
 
 SCORE_POINT = "phm_anomaly"
 CANDIDATE, PRODUCTION, ARCHIVED = "candidate", "production", "archived"
+RUL = "rul"
 MAX_WINDOW_US = 366 * 86_400_000_000
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 _change_listeners: list[Callable[[str], None]] = []
 
@@ -49,7 +55,7 @@ class DetectorSpec(BaseModel):
     """What an engineer asks for: learn this device's healthy behaviour of these points."""
 
     model_config = {"extra": "forbid"}
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    name: str = Field(min_length=1, max_length=64, pattern=_NAME.pattern)
     device: str = Field(min_length=1, max_length=128)
     points: list[str] = Field(min_length=1, max_length=anomaly.MAX_INPUTS)
     start: str = Field(description="start of the healthy window (RFC 3339)")
@@ -137,11 +143,64 @@ def train(platform: Platform, principal: Principal, spec: DetectorSpec) -> dict[
         "sha256": hashlib.sha256(rows.tobytes()).hexdigest(),
         "settings": spec.model_dump(exclude={"name", "device", "points", "start", "end"}),
     }
+    return _insert(
+        platform,
+        principal,
+        spec.name,
+        detector.kind,
+        device.type_name,
+        device.id,
+        detector.to_dict(),
+        lineage,
+        metrics,
+    )
+
+
+def register_rul(
+    platform: Platform,
+    principal: Principal,
+    name: str,
+    type_name: str,
+    model: RulModel,
+    binding: Binding,
+    lineage: dict[str, Any],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """Register a fitted remaining-useful-life model for every device of a type, as the next
+    candidate version of ``name``; the binding (checked by ``lifetimes.bind``) says which points feed it."""
+    principal.require(Permission.WRITE_DEVICES)
+    if not _NAME.match(name) or len(name) > 64:
+        raise InvalidInput(f"not a model name: {name!r}", key="error.phm_name")
+    document = {"model": model.to_dict(), "binding": binding.to_dict()}
+    return _insert(
+        platform,
+        principal,
+        name,
+        RUL,
+        type_name,
+        None,
+        document,
+        {**lineage, "trained_by": principal.label},
+        metrics,
+    )
+
+
+def _insert(
+    platform: Platform,
+    principal: Principal,
+    name: str,
+    kind: str,
+    type_name: str,
+    device_id: str | None,
+    document: dict[str, Any],
+    lineage: dict[str, Any],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
     with platform.engine.begin() as conn:
         version = (
             conn.execute(
                 select(func.max(phm_models.c.version)).where(
-                    phm_models.c.tenant_id == principal.tenant_id, phm_models.c.name == spec.name
+                    phm_models.c.tenant_id == principal.tenant_id, phm_models.c.name == name
                 )
             ).scalar()
             or 0
@@ -149,13 +208,13 @@ def train(platform: Platform, principal: Principal, spec: DetectorSpec) -> dict[
         values: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "tenant_id": principal.tenant_id,
-            "name": spec.name,
+            "name": name,
             "version": version,
-            "kind": detector.kind,
+            "kind": kind,
             "stage": CANDIDATE,
-            "target_type": device.type_name,
-            "target_device": device.id,
-            "document": detector.to_dict(),
+            "target_type": type_name,
+            "target_device": device_id,
+            "document": document,
             "lineage": lineage,
             "metrics": metrics,
             "created_at": now_us(),
@@ -232,6 +291,31 @@ def promote(platform: Platform, principal: Principal, name: str, version: int) -
         row = _row(conn, principal.tenant_id, name, version)
     if row["stage"] == ARCHIVED:
         raise Conflict(f"{name} version {version} is archived; train a new version", key="error.phm_archived")
+    rule_id = None if row["kind"] == RUL else _ensure_rule(platform, principal, row)
+    now = now_us()
+    with platform.engine.begin() as conn:
+        conn.execute(
+            update(phm_models)
+            .where(
+                phm_models.c.tenant_id == principal.tenant_id,
+                phm_models.c.name == name,
+                phm_models.c.stage == PRODUCTION,
+            )
+            .values(stage=ARCHIVED)
+        )
+        conn.execute(
+            update(phm_models)
+            .where(phm_models.c.id == row["id"])
+            .values(stage=PRODUCTION, promoted_at=now, rule_id=rule_id)
+        )
+        after = public(_row(conn, principal.tenant_id, name, version))
+        audit.record(conn, principal, "promote", "phm_model", row["id"], public(row), after)
+    _changed(principal.tenant_id)
+    return after
+
+
+def _ensure_rule(platform: Platform, principal: Principal, row: Any) -> str:
+    """The id of the model's alarm rule, created or brought up to date."""
     point = load_type(platform, principal.tenant_id, row["target_type"]).point(SCORE_POINT)
     if point is None or point.data_type is not DataType.FLOAT:
         raise InvalidInput(
@@ -251,26 +335,7 @@ def promote(platform: Platform, principal: Principal, name: str, version: int) -
         if existing
         else rules.create_rule(platform, principal, spec)
     )
-    now = now_us()
-    with platform.engine.begin() as conn:
-        conn.execute(
-            update(phm_models)
-            .where(
-                phm_models.c.tenant_id == principal.tenant_id,
-                phm_models.c.name == name,
-                phm_models.c.stage == PRODUCTION,
-            )
-            .values(stage=ARCHIVED)
-        )
-        conn.execute(
-            update(phm_models)
-            .where(phm_models.c.id == row["id"])
-            .values(stage=PRODUCTION, promoted_at=now, rule_id=rule["id"])
-        )
-        after = public(_row(conn, principal.tenant_id, name, version))
-        audit.record(conn, principal, "promote", "phm_model", row["id"], public(row), after)
-    _changed(principal.tenant_id)
-    return after
+    return str(rule["id"])
 
 
 def archive(platform: Platform, principal: Principal, name: str, version: int) -> dict[str, Any]:
