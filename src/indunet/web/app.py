@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from indunet import __version__
 from indunet.apps.indices.rollup import roll_up_recent
 from indunet.apps.phm.monitor import PhmMonitor
+from indunet.apps.phm.prognostics import Sessions
 from indunet.platform.rules import RuleEngine
 from indunet.platform.runtime import Platform
 from indunet.platform.telemetry import apply_retention
@@ -36,6 +37,7 @@ from indunet.web.routes import (
     indices,
     models,
     phm,
+    prog,
     rpc,
     telemetry,
     work_orders,
@@ -108,6 +110,7 @@ def create_app(platform: Platform) -> FastAPI:
         redoc_url=None,
     )
     app.state.platform = platform
+    app.state.prog_sessions = Sessions()
     problems.install(app)
     for router in (
         auth.router,
@@ -122,6 +125,7 @@ def create_app(platform: Platform) -> FastAPI:
         indices.router,
         phm.router,
         work_orders.router,
+        prog.router,
     ):
         app.include_router(router)
     identifiers.mount(app, platform.identifiers)

@@ -70,7 +70,9 @@ def settle(client: TestClient) -> None:
 @pytest.fixture
 def plant(platform: Platform, client: TestClient) -> Tenant:
     tenant = new_tenant(platform, client, "phm")
-    tenant.device = devices.create_device(platform, Principal.system(tenant.id), "pump-7", "centrifugal_pump", {})
+    tenant.device = devices.create_device(
+        platform, Principal.system(tenant.id), "pump-7", "centrifugal_pump", {}
+    )
     return tenant
 
 

@@ -27,6 +27,7 @@ def test_a_prediction_opens_one_order_per_device_until_it_is_closed(
     )
     assert new and first["status"] == "open" and first["source"] == "prediction"
     assert first["reference"] == "WO-000001" and first["priority"] == "high"
+    assert first["device_name"] == "cnc-01"
     assert first["due"] is not None and first["reason"]["rul_lower"] == 30.0
     again, new = work_orders.for_prediction(
         platform, plant.id, device, "spindle v3", 10.0, 8.0, 50.0, now, 3600
@@ -44,6 +45,7 @@ def test_a_prediction_opens_one_order_per_device_until_it_is_closed(
         assert response.status_code == 200, response.text
     done = client.get("/api/work-orders/1", headers=plant.viewer).json()
     assert done["status"] == "done" and done["assignee"] == "wang.wei@plant.example.cn"
+    assert done["device_name"] == "cnc-01"
     assert done["resolution"].startswith("replaced front spindle bearings")
     assert [e["status"] for e in done["events"]] == ["open", "assigned", "in_progress", "done"]
 

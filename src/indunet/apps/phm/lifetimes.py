@@ -105,8 +105,11 @@ def bind(
     """A binding of every column the model reads to numeric points of the type, checked."""
     missing = [c for c in (*settings, *sensors) if c not in feeds]
     if missing:
-        raise InvalidInput(f"no point given for column(s) {', '.join(missing)}", key="error.phm_unbound",
-                           columns=", ".join(missing))  # fmt: skip
+        raise InvalidInput(
+            f"no point given for column(s) {', '.join(missing)}",
+            key="error.phm_unbound",
+            columns=", ".join(missing),
+        )
     for name in {f.point for f in feeds.values()} | {cycle_point}:
         point = device_type.point(name)
         if point is None or point.data_type not in (DataType.FLOAT, DataType.INT):
@@ -253,8 +256,9 @@ def rebuild(
     cycle_us = float(np.median(steps)) if len(steps) else 3_600_000_000.0
     bucket = int(min(max(cycle_us / 20, 1_000_000), 60_000_000))
     first = int(counter_ts[0]) - int(cycle_us)
-    samples: list[tuple[int, int, str, float]] = [(int(t), 1, tracker.binding.cycle_point, float(v))
-                                                   for t, v in zip(counter_ts, counter, strict=True)]  # fmt: skip
+    samples: list[tuple[int, int, str, float]] = [
+        (int(t), 1, tracker.binding.cycle_point, float(v)) for t, v in zip(counter_ts, counter, strict=True)
+    ]
     for point in tracker.binding.points():
         sid = sids.get(point)
         if sid is None:

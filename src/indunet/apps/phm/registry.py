@@ -90,8 +90,9 @@ def public(row: Any, with_document: bool = False) -> dict[str, Any]:
 def _window(spec: DetectorSpec) -> tuple[int, int]:
     start, end = parse_timestamp(spec.start), parse_timestamp(spec.end)
     if not 0 < end - start <= MAX_WINDOW_US:
-        raise InvalidInput("the healthy window must end after it starts and span at most 366 days",
-                           key="error.phm_window")  # fmt: skip
+        raise InvalidInput(
+            "the healthy window must end after it starts and span at most 366 days", key="error.phm_window"
+        )
     return start, end
 
 
@@ -106,8 +107,9 @@ def train(platform: Platform, principal: Principal, spec: DetectorSpec) -> dict[
     for point in spec.points:
         known = device_type.point(point)
         if known is None or known.data_type not in (DataType.FLOAT, DataType.INT, DataType.BOOL):
-            raise InvalidInput(f"{device.type_name} has no numeric point {point!r}",
-                               key="error.phm_point", point=point)  # fmt: skip
+            raise InvalidInput(
+                f"{device.type_name} has no numeric point {point!r}", key="error.phm_point", point=point
+            )
     if len(set(spec.points)) != len(spec.points):
         raise InvalidInput("each point once", key="error.phm_points_twice")
     start, end = _window(spec)

@@ -27,6 +27,7 @@ from indunet.platform import audit
 from indunet.platform.devices import resolve
 from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
+from indunet.store.metadata import devices
 from indunet.store.phm import work_order_events, work_orders
 
 OPEN, ASSIGNED, IN_PROGRESS, DONE, CANCELLED = "open", "assigned", "in_progress", "done", "cancelled"
@@ -72,6 +73,7 @@ def public(row: Any, events: list[dict[str, Any]] | None = None) -> dict[str, An
         "number": row["number"],
         "reference": f"WO-{row['number']:06d}",
         "device_id": row["device_id"],
+        "device_name": row.get("device_name"),
         "title": row["title"],
         "source": row["source"],
         "status": row["status"],
@@ -159,7 +161,7 @@ def open_order(platform: Platform, principal: Principal, spec: OrderSpec) -> dic
                 values = _insert(
                     conn, principal, device.id, spec.title, "manual", spec.priority, {}, None, spec.note
                 )
-            return public(values)
+            return public({**values, "device_name": device.name})
         except IntegrityError:
             continue  # another order took the number (or the key) first: look again
     raise Conflict("work orders are being opened concurrently; try again", key="error.work_order_busy")
@@ -204,20 +206,27 @@ def for_prediction(
                 if row is not None:
                     changes = {"reason": reason, "due_ts": due, "priority": priority, "updated_at": now_us()}
                     conn.execute(update(work_orders).where(work_orders.c.id == row["id"]).values(**changes))
-                    return public({**row, **changes}), False
+                    return public({**row, **changes, "device_name": device.name}), False
                 note = f"predicted remaining life {lower:.1f} to {rul:.1f}, below {threshold:g}"
                 title = f"Predicted end of life: {device.name}"
                 values = _insert(conn, principal, device_id, title, "prediction", priority, reason, due, note)
-            return public(values), True
+            return public({**values, "device_name": device.name}), True
         except IntegrityError:
             continue
     raise Conflict("work orders are being opened concurrently; try again", key="error.work_order_busy")
 
 
+def _with_names() -> Any:
+    """Orders with their device's name, which every list and page shows."""
+    return select(work_orders, devices.c.name.label("device_name")).join(
+        devices, devices.c.id == work_orders.c.device_id
+    )
+
+
 def _row(conn: Connection, tenant_id: str, number: int) -> Any:
     row = (
         conn.execute(
-            select(work_orders).where(work_orders.c.tenant_id == tenant_id, work_orders.c.number == number)
+            _with_names().where(work_orders.c.tenant_id == tenant_id, work_orders.c.number == number)
         )
         .mappings()
         .first()
@@ -265,11 +274,7 @@ def list_orders(
     with platform.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(work_orders).where(*where)).scalar_one()
         rows = conn.execute(
-            select(work_orders)
-            .where(*where)
-            .order_by(work_orders.c.number.desc())
-            .limit(limit)
-            .offset(offset)
+            _with_names().where(*where).order_by(work_orders.c.number.desc()).limit(limit).offset(offset)
         ).mappings()
         return [public(r) for r in rows], int(total)
 

@@ -112,6 +112,7 @@ function registerRoutes() {
   route('/gateways/:id', () => import('./pages/gateway.js'));
   route('/identifiers', () => import('./pages/identifiers.js'));
   route('/indices', () => import('./pages/indices.js'));
+  route('/maintenance', () => import('./pages/maintenance.js'));
   route('/404', () => import('./pages/notfound.js'), { public: true });
 }
 

@@ -1,4 +1,5 @@
-// Device page: overview, latest values (twin) and live charts of numeric points.
+// Device page: overview, latest values (twin) and live charts of numeric points; for types with
+// predictive maintenance points, the health panel (health_panel.js) above the charts.
 //
 // Charts: one initial telemetry request for the last 10 minutes, then a poll
 // every 2 s from the oldest "last timestamp" among the charted points (so no
@@ -11,6 +12,7 @@ import { ChartLibraryMissing, LiveChart, SeriesBuffer, loadChartLibrary, showSer
 import { errorText, h, labelChips, messageBox, pageHeader, poll, refreshTimes, relativeTime, statusBadge } from '../dom.js';
 import { formatDateTime, formatValue, isChinese, t } from '../i18n.js';
 import { buildHash } from '../router.js';
+import { BAND_POINTS, hasHealth, healthPanel } from './health_panel.js';
 
 const WINDOW_MS = 10 * 60 * 1000;
 const TELEMETRY_MS = 2000;
@@ -144,19 +146,22 @@ export async function mount(outlet, ctx) {
   }
 
   // ---- charts --------------------------------------------------------------
-  let numeric = points.filter((p) => isNumericType(p.data_type)).map((p) => p.name);
+  // The RUL interval's ends are drawn as the band of the health panel's chart, not charted alone.
+  let numeric = points.filter((p) => isNumericType(p.data_type) && !BAND_POINTS.includes(p.name)).map((p) => p.name);
   if (!type && twin) {
     numeric = Object.entries(twin.reported || {}).filter(([, v]) => typeof (v && v.value) === 'number').map(([n]) => n);
   }
   const chartGrid = h('div', { class: 'chart-grid' });
   const chartMessage = h('div');
+  const health = hasHealth(pointByName) ? healthPanel(id, pointByName) : null;
 
   const heading = localised(type, 'title');
   outlet.replaceChildren(...[
     h('p', { class: 'crumbs' }, h('a', { href: '#/devices', text: `← ${t('device.back')}` })),
     pageHeader(device.name || device.id, heading ? h('span', { class: 'muted', text: heading }) : null),
     type ? null : messageBox('info', t('device.typeUnavailable')),
-    // Live charts first: they are what an operator opens a machine's page for.
+    // What predictive maintenance says, then the live charts: what an operator opens a machine's page for.
+    health ? health.element : null,
     h('section', { class: 'charts', 'aria-labelledby': 'charts-title' },
       h('h2', { id: 'charts-title', class: 'section-title', text: t('device.charts') }),
       chartMessage, chartGrid),
@@ -207,8 +212,10 @@ export async function mount(outlet, ctx) {
     if (!(err instanceof ChartLibraryMissing)) throw err;
     if (ctx.signal.aborted) return cleanup;
     chartMessage.replaceChildren(messageBox('warning', t('device.chartLibMissing')));
+    if (health) stops.push(health.start(null));
     return cleanup;
   }
+  if (health) stops.push(health.start(uPlot));
 
   const views = numeric.map((name, index) => {
     const point = pointByName.get(name);
