@@ -44,7 +44,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         carriers = []
         for n in range(fleet):
             handle = f"{PREFIX}/pallet-{n:05d}"
-            records.create_handle(store, handle, [HandleValue(1, "URL", b"https://plant.example/p")], records.SYSTEM)
+            records.create_handle(
+                store, handle, [HandleValue(1, "URL", b"https://plant.example/p")], records.SYSTEM
+            )
             key = keys.generate(keys.Algorithm.SM2)
             registry.enroll(handle, key.public_key(), records.SYSTEM)
             carriers.append((handle, key))

@@ -78,3 +78,74 @@ def test_files_that_are_not_cmapss_exit_2_naming_the_line(
         main(["phm", "train", "--train", str(files["dir"] / "nowhere.txt"), "--out", "m.json"])
     assert missing.value.code == 2
     assert main(["phm", "predict", "--model", str(broken), "--test", str(files["test"])]) == 2
+
+
+def _as_csv(source: Path, target: Path) -> Path:
+    """The C-MAPSS text as a table with a header, as a plant historian would export it."""
+    table = np.loadtxt(source)
+    header = "unit,cycle,setting_1,setting_2,setting_3," + ",".join(f"s{n}" for n in range(1, 22))
+    np.savetxt(target, table, delimiter=",", header=header, comments="", fmt="%.6g")
+    return target
+
+
+def test_csv_tables_train_predict_and_evaluate_without_truth(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = _as_csv(files["train"], files["dir"] / "train.csv")
+    test = _as_csv(files["test"], files["dir"] / "test.csv")
+    columns = ["--format", "csv", "--settings", "setting_1,setting_2,setting_3"]
+    model = files["dir"] / "model_csv.json"
+    assert main(["phm", "train", *columns, "--train", str(train), "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["phm", "predict", "--model", str(model), *columns, "--test", str(test)]) == 0
+    assert [p["unit"] for p in json.loads(capsys.readouterr().out)["units"]] == [str(n) for n in range(1, 16)]
+    # Complete runs as the test file: each is cut as a test set would cut it, and judged there.
+    assert (
+        main(["phm", "evaluate", *columns, "--train", str(train), "--test", str(train), "--seed", "4"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["units"] == 40 and report["cut_seed"] == 4 and report["rmse"] < 40
+    broken = files["dir"] / "broken.csv"
+    broken.write_text("unit,cycle,s1\n1,1,5\n1,1,6\n")
+    assert main(["phm", "cv", "--format", "csv", "--train", str(broken)]) == 2
+    assert f"{broken}:3" in capsys.readouterr().err
+    assert main(["phm", "evaluate", "--train", str(train), "--test", str(test)]) == 2
+
+
+def test_a_trained_table_model_is_registered_for_a_device_type_and_promoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """train --format csv --config, then register with feeds onto centrifugal_pump points; bad feeds and
+    a bad --config exit 2 with the reason."""
+    from importlib import resources
+
+    from indunet.sim.wear_fleets import PUMP_SETTINGS
+
+    for key in [k for k in __import__("os").environ if k.startswith("INDUNET_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INDUNET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("INDUNET_LANGUAGE", "en")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["tenant", "add", "plant"]) == 0
+    fleet = Path(str(resources.files("indunet.sim") / "data" / "pump_fleet.csv.gz"))
+    model = tmp_path / "pump.json"
+    config = '{"cap": 250, "max_rul": 0, "folds": 2, "draws": 2, "max_rounds": 100, "learning_rate": 0.2}'
+    settings = ",".join(PUMP_SETTINGS)
+    assert main(["phm", "train", "--format", "csv", "--train", str(fleet), "--settings", settings,
+                 "--model-config", config, "--out", str(model)]) == 0  # fmt: skip
+    capsys.readouterr()
+    feeds = (
+        "ambient_c=ambient_temperature,voltage_v=supply_voltage,discharge_kpa=discharge_pressure*100,"
+        "speed_rpm=speed,flow_m3h=flow,thrust_bearing_c=thrust_bearing_temperature,"
+        "radial_bearing_c=bearing_temperature,oil_c=oil_temperature"
+    )
+    base = ["phm", "register", "--tenant", "plant", "--name", "pump-wear", "--model", str(model),
+            "--type", "centrifugal_pump", "--settings", settings, "--cycle-point", "operating_hours"]  # fmt: skip
+    assert main([*base, "--feeds", feeds, "--work-order-below", "24", "--promote"]) == 0
+    assert "pump-wear version 1 registered (production)" in capsys.readouterr().out
+    assert main([*base, "--feeds", feeds.replace("oil_c=oil_temperature", "oil_c=no_such")]) == 2
+    assert "no numeric point 'no_such'" in capsys.readouterr().err
+    assert main(["phm", "train", "--format", "csv", "--train", str(fleet), "--model-config", '{"caps": 1}',
+                 "--out", str(model)]) == 2  # fmt: skip
+    assert "--model-config" in capsys.readouterr().err

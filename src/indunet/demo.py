@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from sqlalchemy import insert, select
 
-from indunet import demo_edge, demo_idr
+from indunet import demo_edge, demo_idr, demo_phm
 from indunet.core.config import Settings
 from indunet.core.errors import NotFound
 from indunet.core.i18n import cli_language, translate
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 TENANT = "demo"
 EMAIL = "admin@demo.local"
-BACKFILL_S = 600
+BACKFILL_S = 3600
+BACKFILL_BATCH = 300
 CARRIERS = 5
 """Products of the demo that carry an active identifier carrier."""
 MACHINES: tuple[tuple[str, str, dict[str, str], dict[str, Any]], ...] = (
@@ -209,19 +210,21 @@ def prepare(platform: Platform) -> tuple[str, str, list[SimulatedDevice]]:
 
 
 def backfill(client: httpx.Client, base_url: str, simulated: list[SimulatedDevice]) -> None:
-    """The last ten minutes, so charts have a history the moment the console opens."""
+    """The last hour, so charts have a history the moment the console opens and the spindle detector
+    (demo_phm) has healthy running to learn from."""
     start = now_us() - BACKFILL_S * 1_000_000
     for device in simulated:
         records = []
         for step in range(BACKFILL_S):
             ts = start + step * 1_000_000
             records.append({"device": device.name, "ts": ts // 1000, "values": device.model.step(ts)})
-        response = client.post(
-            f"{base_url}/api/telemetry",
-            json={"records": records},
-            headers={"Authorization": f"Bearer {device.token}"},
-        )
-        response.raise_for_status()
+        for first in range(0, len(records), BACKFILL_BATCH):
+            response = client.post(
+                f"{base_url}/api/telemetry",
+                json={"records": records[first : first + BACKFILL_BATCH]},
+                headers={"Authorization": f"Bearer {device.token}"},
+            )
+            response.raise_for_status()
 
 
 def _start_mqtt(platform: Platform) -> MqttThread:
@@ -294,6 +297,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
         with httpx.Client(timeout=30) as client:
             try:
                 backfill(client, base_url, simulated)
+                demo_phm.watch_spindle(platform, principal, simulated)
             except httpx.HTTPError:
                 log.exception("demo backfill failed; live data continues")
         if federation is not None and platform.identifiers is not None:
@@ -305,6 +309,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 products = [f"{demo_idr.ENTERPRISE}/P-2026-{n:06d}" for n in range(1, CARRIERS + 1)]
                 fleets.append(CarrierFleet(platform.identifiers.carriers, products).start())
         _indices_history(platform, tenant["id"])
+        demo_phm.PumpFleet(platform, principal, stop).start()
         print(
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,
@@ -315,6 +320,16 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 cli_language(),
                 gateway=demo_edge.GATEWAY,
                 mqtt=f"mqtt://127.0.0.1:{mqtt.port}",
+            ),
+            flush=True,
+        )
+        print(
+            translate(
+                "cli.demo_phm",
+                cli_language(),
+                pumps=demo_phm.PUMPS,
+                seconds=demo_phm.HOUR_S,
+                url=f"{base_url}/#/maintenance",
             ),
             flush=True,
         )

@@ -23,6 +23,10 @@ Value = bool | int | float | str
 
 MAX_SPINDLE_RPM = 12000.0
 RATED_SPINDLE_KW = 15.0
+NATURAL_WEAR_PER_HOUR = 1.0 / 20_000.0
+"""A spindle bearing lasts about 20,000 hours at full speed."""
+WORN_FRICTION_KW = 8.0
+WORN_HEAT_C = 25.0
 AMBIENT_C = 22.0
 WORKPIECE_CENTRE = (400.0, 250.0)
 WORKPIECE_TOP_Z = -320.0
@@ -88,6 +92,10 @@ class CncMachine:
         self.coolant = FirstOrderLag(1800.0, AMBIENT_C + self.rng.uniform(0.0, 3.0))
         self.bearing = FirstOrderLag(900.0, AMBIENT_C + self.rng.uniform(0.0, 5.0))
         self.material = RandomWalk(self.rng, 1.0, 0.02, 0.8, 1.25, reversion_per_s=0.02)
+        self.spindle_wear = 0.0
+        """Spindle bearing wear, 0 (new) to 1 (worn out): friction that costs power and heat at speed."""
+        self.wear_per_hour = NATURAL_WEAR_PER_HOUR
+        """Wear added per hour at full speed; raise it to watch a spindle wear out (``accelerate_wear``)."""
         self.last_ts_us: int | None = None
 
     def step(self, ts_us: int) -> dict[str, Value]:
@@ -95,6 +103,10 @@ class CncMachine:
         self.last_ts_us = ts_us
         self._advance(dt)
         return self._sample(dt)
+
+    def accelerate_wear(self, hours_to_failure: float) -> None:
+        """Make the spindle wear out within about ``hours_to_failure`` hours of cutting at full speed."""
+        self.wear_per_hour = 1.0 / max(hours_to_failure, 1e-3)
 
     # --- state machine --------------------------------------------------------------------------
 
@@ -177,10 +189,22 @@ class CncMachine:
             0.0,
             80.0,
         )
-        self.energy += power * dt / 3600.0
-
+        # A worn spindle bearing rubs: friction power grows with speed and wear, whatever the cut
+        # takes, and turns into heat at the bearing. Nothing about it is random, so the rest of the
+        # simulation is the same with or without wear.
+        relative_speed = speed / MAX_SPINDLE_RPM
+        self.spindle_wear = min(1.0, self.spindle_wear + self.wear_per_hour * relative_speed * dt / 3600.0)
+        friction_kw = WORN_FRICTION_KW * self.spindle_wear * relative_speed
+        power = clamp(power + friction_kw, 0.0, 80.0)
         coolant = self.coolant.step(AMBIENT_C + 0.15 * load, dt)
-        bearing = self.bearing.step(AMBIENT_C + 28.0 * speed / MAX_SPINDLE_RPM + 0.05 * load, dt)
+        bearing = self.bearing.step(
+            AMBIENT_C
+            + 28.0 * relative_speed
+            + 0.05 * load
+            + WORN_HEAT_C * self.spindle_wear * relative_speed,
+            dt,
+        )
+        self.energy += power * dt / 3600.0
         x, y, z = self._axes(cutting and up_to_speed, op, dt)
 
         return {

@@ -210,6 +210,10 @@ class Pump:
         self.tripped = FAULT_NONE
 
 
+NOT_MAPPED = frozenset(
+    {"thrust_bearing_temperature", "oil_temperature", "ambient_temperature", "supply_voltage"}
+)
+"""Points of ``centrifugal_pump`` this station has no registers for (a larger pump's instruments)."""
 MODEL_POINTS = (
     "flow",
     "discharge_pressure",
