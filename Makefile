@@ -14,7 +14,7 @@ setup: $(STAMP) $(VENDOR)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,sequence]'
 	touch $(STAMP)
 
 node:

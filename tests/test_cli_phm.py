@@ -149,3 +149,26 @@ def test_a_trained_table_model_is_registered_for_a_device_type_and_promoted(
     assert main(["phm", "train", "--format", "csv", "--train", str(fleet), "--model-config", '{"caps": 1}',
                  "--out", str(model)]) == 2  # fmt: skip
     assert "--model-config" in capsys.readouterr().err
+
+
+def test_the_sequence_model_trains_predicts_and_evaluates_from_the_cli(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    if __import__("os").environ.get("CI") != "true":
+        pytest.importorskip("torch")
+    model = files["dir"] / "sequence.json"
+    config = '{"window": 15, "epochs": 30, "threads": 1}'
+    assert main(["phm", "train", "--kind", "sequence", "--model-config", config, "--train", str(files["train"]),
+                 "--out", str(model)]) == 0  # fmt: skip
+    assert json.loads(model.read_text())["format"] == "indunet.phm.sequence/1"
+    capsys.readouterr()
+    assert main(["phm", "predict", "--model", str(model), "--test", str(files["test"])]) == 0
+    predicted = json.loads(capsys.readouterr().out)["units"]
+    assert len(predicted) == 15 and all(p["lower"] <= p["rul"] <= p["upper"] for p in predicted)
+    assert main(["phm", "evaluate", "--kind", "sequence", "--model-config", config, "--train", str(files["train"]),
+                 "--test", str(files["test"]), "--truth", str(files["truth"])]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    truth = np.loadtxt(files["truth"])
+    assert report["rmse"] < float(np.sqrt(np.mean((truth - truth.mean()) ** 2)))
+    assert main(["phm", "train", "--kind", "sequence", "--model-config", '{"layers": 9}', "--train",
+                 str(files["train"]), "--out", str(model)]) == 2  # fmt: skip

@@ -72,17 +72,16 @@ def _read(args: argparse.Namespace, path: Path) -> Fleet:
     return tabular.read_table(path, args.unit, args.cycle, _names(args.settings) or (), _names(args.sensors))
 
 
-def _config(args: argparse.Namespace) -> Any:
-    """The model configuration: the defaults (chosen on C-MAPSS) with ``--model-config`` JSON over them."""
-    from indunet.apps.phm.model import RulConfig
+def _model(args: argparse.Namespace) -> Any:
+    """An unfitted model of ``--kind`` with ``--model-config`` JSON over its defaults (chosen on
+    C-MAPSS)."""
+    from indunet.apps.phm import saved
 
-    if not args.model_config:
-        return RulConfig()
     try:
-        changes = json.loads(args.model_config)
+        changes = json.loads(args.model_config) if args.model_config else {}
         if not isinstance(changes, dict):
             raise TypeError("not a JSON object")
-        return RulConfig.from_dict({**RulConfig().to_dict(), **changes})
+        return saved.new(args.kind, changes)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(_t("cli.phm_bad_config", error=str(exc)), key="cli.phm_bad_config") from None
 
@@ -91,13 +90,12 @@ def cmd_phm_register(args: argparse.Namespace, settings: Settings) -> int:
     """A trained model file into the platform's registry, bound to a device type's points."""
     import hashlib
 
-    from indunet.apps.phm import registry
+    from indunet.apps.phm import registry, saved
     from indunet.apps.phm.lifetimes import bind, parse_feeds
-    from indunet.apps.phm.model import RulModel
     from indunet.cli import _platform, _system_principal
     from indunet.platform.devicetypes import load_type
 
-    model = _guarded(lambda: RulModel.load(args.model))
+    model = _guarded(lambda: saved.load(args.model))
     platform = _platform(settings)
     try:
         principal = _system_principal(platform, args.tenant)
@@ -135,11 +133,10 @@ def _evaluate_tables(args: argparse.Namespace) -> dict[str, Any]:
 
     from indunet.apps.phm import cmapss, metrics
     from indunet.apps.phm.histories import Fleet
-    from indunet.apps.phm.model import RulModel
     from indunet.apps.phm.truncation import cut_lengths
 
     started = time.perf_counter()
-    model = RulModel(_config(args)).fit(_read(args, args.train))
+    model = _model(args).fit(_read(args, args.train))
     fitted = time.perf_counter()
     tests = _read(args, args.test)
     if args.truth is not None:
@@ -170,7 +167,9 @@ def cmd_phm_evaluate(args: argparse.Namespace, _settings: Settings) -> int:
     if args.format == "cmapss":
         if args.truth is None:
             raise InvalidInput(_t("cli.phm_truth_needed"), key="cli.phm_truth_needed")
-        report = _guarded(lambda: evaluate_files(args.train, args.test, args.truth, _config(args)))
+        report = _guarded(
+            lambda: evaluate_files(args.train, args.test, args.truth, make=lambda: _model(args))
+        )
     else:
         report = _guarded(lambda: _evaluate_tables(args))
     print(json.dumps(report, ensure_ascii=False, indent=1))
@@ -181,27 +180,28 @@ def cmd_phm_cv(args: argparse.Namespace, _settings: Settings) -> int:
     from indunet.apps.phm.evaluate import cross_validate
 
     report = _guarded(
-        lambda: cross_validate(_read(args, args.train), _config(args), folds=args.folds, draws=args.draws)
+        lambda: cross_validate(
+            _read(args, args.train), folds=args.folds, draws=args.draws, make=lambda: _model(args)
+        )
     )
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
 
 def cmd_phm_train(args: argparse.Namespace, _settings: Settings) -> int:
-    from indunet.apps.phm.model import RulModel
 
     started = time.perf_counter()
-    model = _guarded(lambda: RulModel(_config(args)).fit(_read(args, args.train)))
+    model = _guarded(lambda: _model(args).fit(_read(args, args.train)))
     model.save(args.out)
     print(_t("cli.phm_trained", path=str(args.out), seconds=round(time.perf_counter() - started, 1)))
     return 0
 
 
 def cmd_phm_predict(args: argparse.Namespace, _settings: Settings) -> int:
-    from indunet.apps.phm.model import RulModel
+    from indunet.apps.phm import saved
 
     def run() -> list[dict[str, Any]]:
-        model = RulModel.load(args.model)
+        model = saved.load(args.model)
         fleet = _read(args, args.test)
         if model.calibration is None:
             predicted = model.predict(fleet)
@@ -267,6 +267,7 @@ def register(commands: Any, add: Any) -> None:
     for sub in (evaluate, cv, train):
         sub.add_argument("--train", type=_existing, required=True, metavar="FILE")
         sub.add_argument("--model-config", metavar="JSON", help=_t("cli.help.phm_config"))
+        sub.add_argument("--kind", choices=["gbm", "sequence"], default="gbm", help=_t("cli.help.phm_kind"))
     for sub in (evaluate, predict):
         sub.add_argument("--test", type=_existing, required=True, metavar="FILE")
     evaluate.add_argument("--truth", type=_existing, metavar="FILE", help=_t("cli.help.phm_truth"))

@@ -12,6 +12,7 @@ units, so the fold's NASA score (a sum) is on the scale of the official one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ LEVELS = (0.8, 0.9)
 SUMMARISED = ("rmse", "score", "rmse_capped", "score_capped")
 
 
-def _coverage(model: RulModel, fleet: Fleet, true: np.ndarray, levels: tuple[float, ...]) -> dict[str, Any]:
+def _coverage(model: Any, fleet: Fleet, true: np.ndarray, levels: tuple[float, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if model.calibration is None:
         return found
@@ -48,10 +49,13 @@ def cross_validate(
     draws: int = 5,
     seed: int = 0,
     levels: tuple[float, ...] = LEVELS,
+    make: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Per fold: metrics.report of the cut held-out units, interval coverage, fitting seconds; and the
-    mean and standard deviation over folds of RMSE and score, uncapped and capped."""
+    mean and standard deviation over folds of RMSE and score, uncapped and capped. ``make`` gives an
+    unfitted model (default: the boosting model with ``config``)."""
     config = config or RulConfig()
+    make = make or (lambda: RulModel(config))
     units = np.arange(len(fleet))
     rng = np.random.default_rng(seed)
     reports: list[dict[str, Any]] = []
@@ -59,7 +63,7 @@ def cross_validate(
     for train_units, held_units in splitter.split(units, groups=units):
         train = Fleet([fleet.histories[u] for u in train_units], fleet.settings, fleet.sensors)
         started = time.perf_counter()
-        model = RulModel(config).fit(train)
+        model = make().fit(train)
         fitted = time.perf_counter() - started
         cut, true = [], []
         for u in held_units:
@@ -88,7 +92,7 @@ def cross_validate(
             summary[f"width_{name}"] = round(
                 float(np.mean([r["intervals"][name]["width"] for r in reports])), 1
             )
-    return {"config": config.to_dict(), "folds": reports, "summary": summary}
+    return {"config": make().config.to_dict(), "folds": reports, "summary": summary}
 
 
 def evaluate_files(
@@ -97,6 +101,7 @@ def evaluate_files(
     truth: Path,
     config: RulConfig | None = None,
     levels: tuple[float, ...] = LEVELS,
+    make: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Fit on a C-MAPSS training file, predict the last cycle of each unit of a test file and judge the
     predictions against the truth file: metrics.report plus timing and interval coverage (JSON-able)."""
@@ -105,7 +110,7 @@ def evaluate_files(
     tests = cmapss.read_runs(test)
     true = cmapss.read_truth(truth, len(tests))
     read = time.perf_counter()
-    model = RulModel(config).fit(runs)
+    model = (make or (lambda: RulModel(config)))().fit(runs)
     fitted = time.perf_counter()
     predicted = model.predict(tests)
     done = time.perf_counter()

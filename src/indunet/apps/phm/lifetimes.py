@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from indunet.apps.phm.histories import Fleet, History
-from indunet.apps.phm.model import RulModel
+from indunet.apps.phm.saved import AnyModel
 from indunet.core.errors import InvalidInput
 from indunet.platform.models import DataType, DeviceType
 from indunet.platform.runtime import DeviceRef, Platform
@@ -93,7 +93,7 @@ def parse_feeds(text: str) -> dict[str, Feed]:
 
 
 def bind(
-    model: RulModel,
+    model: AnyModel,
     settings: tuple[str, ...],
     sensors: tuple[str, ...],
     feeds: dict[str, Feed],
@@ -150,7 +150,7 @@ class Life:
 class LifeTracker:
     """Cycles of one model's devices, and the prediction after each."""
 
-    def __init__(self, model: RulModel, binding: Binding) -> None:
+    def __init__(self, model: AnyModel, binding: Binding) -> None:
         self.model = model
         self.binding = binding
         self._feeds = (*binding.settings, *binding.sensors)

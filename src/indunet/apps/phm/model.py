@@ -119,6 +119,33 @@ class Calibration:
             which[:] = True
         return np.asarray((self.true - self.predicted)[which], dtype=np.float64)
 
+    def intervals(self, predicted: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``predicted`` and the bounds of intervals that hold the truth with probability ``level``."""
+        if not 0 < level < 1:
+            raise ModelError(f"an interval level is between 0 and 1, not {level}")
+        lower, upper = np.empty_like(predicted), np.empty_like(predicted)
+        for i, p in enumerate(predicted):
+            lo, hi = residual_quantiles(self.residuals(float(p), level), level)
+            lower[i], upper[i] = max(min(p + lo, p), 0.0), max(p + hi, p)
+        return predicted, lower, upper
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "predicted": self.predicted.tolist(),
+            "true": self.true.tolist(),
+            "edges": self.edges.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Calibration | None:
+        if data is None:
+            return None
+        return cls(
+            np.asarray(data["predicted"], dtype=np.float64),
+            np.asarray(data["true"], dtype=np.float64),
+            np.asarray(data["edges"], dtype=np.float64),
+        )
+
 
 def _params(config: RulConfig, seed: int) -> dict[str, Any]:
     return {
@@ -296,14 +323,7 @@ class RulModel:
         """Predictions and the bounds of intervals that hold the truth with probability ``level``."""
         if self.calibration is None:
             raise ModelError("the model has no calibration (fitted with folds < 2)")
-        if not 0 < level < 1:
-            raise ModelError(f"an interval level is between 0 and 1, not {level}")
-        predicted = self.predict(fleet)
-        lower, upper = np.empty_like(predicted), np.empty_like(predicted)
-        for i, p in enumerate(predicted):
-            lo, hi = _quantiles(self.calibration.residuals(float(p), level), level)
-            lower[i], upper[i] = max(min(p + lo, p), 0.0), max(p + hi, p)
-        return predicted, lower, upper
+        return self.calibration.intervals(self.predict(fleet), level)
 
     # -- persistence ----------------------------------------------------------------------------------
 
@@ -319,13 +339,7 @@ class RulModel:
             "health": self.health.tolist(),
             "rounds": self.rounds,
             "boosters": [b.model_to_string() for b in self.boosters],
-            "calibration": None
-            if self.calibration is None
-            else {
-                "predicted": self.calibration.predicted.tolist(),
-                "true": self.calibration.true.tolist(),
-                "edges": self.calibration.edges.tolist(),
-            },
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     @classmethod
@@ -342,13 +356,7 @@ class RulModel:
             )
             model.rounds = int(data["rounds"])
             model.boosters = [lgb.Booster(model_str=text) for text in data["boosters"]]
-            calibration = data["calibration"]
-            if calibration is not None:
-                model.calibration = Calibration(
-                    np.asarray(calibration["predicted"], dtype=np.float64),
-                    np.asarray(calibration["true"], dtype=np.float64),
-                    np.asarray(calibration["edges"], dtype=np.float64),
-                )
+            model.calibration = Calibration.from_dict(data["calibration"])
         except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise ModelError(f"a damaged {FORMAT} model: {exc}") from None
         return model
@@ -365,7 +373,7 @@ class RulModel:
         return cls.from_dict(data)
 
 
-def _quantiles(residuals: np.ndarray, level: float) -> tuple[float, float]:
+def residual_quantiles(residuals: np.ndarray, level: float) -> tuple[float, float]:
     """Split-conformal bounds: the residual order statistics that hold ``level`` of the mass with the
     finite-sample correction ((n + 1) instead of n)."""
     n = len(residuals)

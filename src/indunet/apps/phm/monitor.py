@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from indunet.apps.phm import anomaly, registry, work_orders
+from indunet.apps.phm import anomaly, registry, saved, work_orders
 from indunet.apps.phm.lifetimes import Binding, LifeTracker, rebuild
-from indunet.apps.phm.model import ModelError, RulModel
+from indunet.apps.phm.model import ModelError
 from indunet.apps.phm.rows import RowAssembler, stored_rows
 from indunet.core.errors import IndunetError
 from indunet.core.timeutil import parse_timestamp
@@ -58,7 +58,7 @@ class LifeModel:
 def deploy_life(model: dict[str, Any]) -> LifeModel:
     document = model["document"]
     try:
-        rul_model = RulModel.from_dict(document["model"])
+        rul_model = saved.from_dict(document["model"])
         binding = Binding.from_dict(document["binding"])
     except (KeyError, TypeError, ValueError) as exc:
         raise anomaly.DetectorError(f"unreadable model document: {exc}") from None

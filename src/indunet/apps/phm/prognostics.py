@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from indunet.apps.phm import registry
+from indunet.apps.phm import registry, saved
 from indunet.apps.phm.histories import Fleet, History
-from indunet.apps.phm.model import RulModel
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
@@ -47,7 +46,7 @@ class Session:
     tenant_id: str
     name: str
     version: int
-    model: RulModel
+    model: saved.AnyModel
     settings: tuple[str, ...]
     options: dict[str, str]
     times: list[float] = field(default_factory=list)
@@ -107,7 +106,7 @@ class Sessions:
                 model=model_name,
             )
         document = production[0]["document"]
-        model = RulModel.from_dict(document["model"])
+        model = saved.from_dict(document["model"])
         settings = tuple(f["column"] for f in document["binding"]["settings"])
         with self._lock:
             self._expire()

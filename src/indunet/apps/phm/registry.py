@@ -23,8 +23,8 @@ from sqlalchemy import Connection, func, select, update
 
 from indunet.apps.phm import anomaly
 from indunet.apps.phm.lifetimes import Binding
-from indunet.apps.phm.model import RulModel
 from indunet.apps.phm.rows import stored_rows
+from indunet.apps.phm.saved import AnyModel
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.timeutil import now_us, parse_timestamp, to_rfc3339
 from indunet.platform import audit, rules
@@ -163,7 +163,7 @@ def register_rul(
     principal: Principal,
     name: str,
     type_name: str,
-    model: RulModel,
+    model: AnyModel,
     binding: Binding,
     lineage: dict[str, Any],
     metrics: dict[str, Any],
