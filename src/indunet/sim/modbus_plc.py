@@ -211,9 +211,19 @@ class Pump:
 
 
 NOT_MAPPED = frozenset(
-    {"thrust_bearing_temperature", "oil_temperature", "ambient_temperature", "supply_voltage"}
+    {
+        "thrust_bearing_temperature",
+        "oil_temperature",
+        "ambient_temperature",
+        "supply_voltage",
+        "vibration_crest_factor",
+        "vibration_kurtosis",
+        "vibration_envelope_bpfo",
+        "vibration_envelope_bpfi",
+    }
 )
-"""Points of ``centrifugal_pump`` this station has no registers for (a larger pump's instruments)."""
+"""Points of ``centrifugal_pump`` this station has no registers for: a larger pump's instruments, and
+the waveform indicators (POST /api/telemetry/waveforms)."""
 MODEL_POINTS = (
     "flow",
     "discharge_pressure",

@@ -137,6 +137,8 @@ def test_builtin_library() -> None:
 _UNITLESS = {
     "phm_anomaly",
     "health",
+    "vibration_crest_factor",
+    "vibration_kurtosis",
     "part_count",
     "tool_number",
     "alarm_code",

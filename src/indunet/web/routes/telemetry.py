@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from indunet.apps.phm import waveforms
 from indunet.core.errors import InvalidInput
 from indunet.core.timeutil import parse_duration, parse_timestamp
 from indunet.platform import telemetry, twins
@@ -80,6 +81,16 @@ async def ingest(request: Request, platform: PlatformDep, principal: PrincipalDe
             "rejected_count": len(result.rejected),
         }
     )
+
+
+@router.post(
+    "/waveforms",
+    summary="A vibration waveform: its condition indicators are computed and stored as the device's points",
+)
+async def waveform(
+    platform: PlatformDep, principal: PrincipalDep, body: waveforms.WaveformSpec
+) -> dict[str, Any]:
+    return await run_in_threadpool(waveforms.ingest, platform, principal, body)
 
 
 def _query(
