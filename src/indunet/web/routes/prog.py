@@ -71,7 +71,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.get("", summary="Welcome (prog_server's root)")
-def root() -> dict[str, str]:
+def root(_principal: PrincipalDep) -> dict[str, str]:
     return {"message": "Welcome to the indunet prognostics API (prog_server compatible)!"}
 
 
