@@ -28,6 +28,7 @@ from indunet.apps.phm.regimes import Regimes, SensorScaler, find_regimes, fit_sc
 from indunet.apps.phm.truncation import cut_lengths
 
 FORMAT = "indunet.phm.sequence/1"
+AGE_SCALE = 100.0
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class SequenceConfig:
     kernel: int = 9
     dense: int = 64
     dropout: float = 0.2
-    epochs: int = 80
-    patience: int = 10
-    batch: int = 128
+    epochs: int = 150
+    patience: int = 30
+    batch: int = 512
     learning_rate: float = 1e-3
-    weight_decay: float = 1e-3
+    weight_decay: float = 1e-4
     """AdamW's decoupled weight decay: runs to failure are few, and the network would learn each
     training unit's noise by heart without it."""
     validation: float = 0.2
@@ -52,6 +53,12 @@ class SequenceConfig:
     bands: int = 3
     seed: int = 0
     threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.kernel % 2 == 0 or not 1 <= self.kernel <= 31:
+            raise ModelError("kernel must be an odd number of cycles from 1 to 31")
+        if not 2 <= self.window <= 500:
+            raise ModelError("window must be from 2 to 500 cycles")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,7 +113,10 @@ class SequenceModel:
             raise ModelError(
                 f"unit {history.unit}: {history.sensors.shape[1]} sensors, the model knows {len(self.sensors)}"
             )
-        return self.scaler.transform(history.sensors, self.regimes.assign(history.settings))
+        z = self.scaler.transform(history.sensors, self.regimes.assign(history.settings))
+        # The unit's age as one more channel: how long it has run says much when the sensors are noisy.
+        age = np.asarray(history.time, dtype=np.float64)[:, None] / AGE_SCALE
+        return np.concatenate([z, age], axis=1)
 
     def _windows(self, z: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Windows (n, channels, window) ending at each index of ``ends``."""
