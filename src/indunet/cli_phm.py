@@ -49,7 +49,7 @@ def _existing(text: str) -> Path:
 def _guarded(run: Any) -> Any:
     """Bad data and bad model files are the user's to fix: exit 2 with the file and line."""
     from indunet.apps.phm.cmapss import FormatError
-    from indunet.apps.phm.model import ModelError
+    from indunet.apps.phm.histories import ModelError
 
     try:
         return run()

@@ -13,7 +13,21 @@ not closed and NULL after, so the database keeps one open order per device and s
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+    select,
+)
 
 from indunet.store.metadata import ID, metadata
 
@@ -76,4 +90,11 @@ work_order_events = Table(
     Column("note", String(2000), nullable=False),
 )
 
-__all__ = ["phm_models", "work_order_events", "work_orders"]
+
+def next_number(conn: Connection, column: Any, *where: Any) -> int:
+    """One more than the largest ``column`` among the rows ``where`` selects (1 for the first). Two
+    writers racing get the same number; the unique index refuses the second, which retries."""
+    return int(conn.execute(select(func.max(column)).where(*where)).scalar() or 0) + 1
+
+
+__all__ = ["next_number", "phm_models", "work_order_events", "work_orders"]

@@ -38,7 +38,11 @@ async def get_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    credential = api_key or (bearer.credentials if bearer else None)
+    return await authenticate(platform, api_key or (bearer.credentials if bearer else None))
+
+
+async def authenticate(platform: Platform, credential: str | None) -> Principal:
+    """The principal of an API key, a device token or an access token."""
     if not credential:
         raise AuthenticationFailed("authentication required", key="error.auth_required")
     if credential.startswith(("ink_", "dev_")):

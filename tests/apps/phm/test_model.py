@@ -65,7 +65,7 @@ def test_beats_the_mean_life_baseline_on_held_out_units(split: tuple[Fleet, Flee
     model_rmse = metrics.rmse(fitted.predict(cut), true)
     baseline_rmse = metrics.rmse(_mean_life(train, cut), true)
     assert model_rmse < 0.6 * baseline_rmse
-    assert fitted.regimes is not None and fitted.regimes.count == 3
+    assert fitted.normaliser is not None and fitted.normaliser.regimes.count == 3
 
 
 def test_beats_the_mean_life_baseline_on_real_fd001_units(fd001: Fleet) -> None:

@@ -55,6 +55,9 @@ class Budget:
         if not 1 <= self.persistence <= 1000:
             raise DetectorError("persistence must be from 1 to 1000 rows")
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"false_alarms_per_day": self.false_alarms_per_day, "persistence": self.persistence}
+
     def per_row(self, period_s: float) -> float:
         return min(0.5, self.false_alarms_per_day * period_s / DAY_S)
 
@@ -225,10 +228,7 @@ class PcaDetector:
         return {
             "kind": self.kind,
             "inputs": list(self.inputs),
-            "budget": {
-                "false_alarms_per_day": self.budget.false_alarms_per_day,
-                "persistence": self.budget.persistence,
-            },
+            "budget": self.budget.to_dict(),
             "mean": self.mean.tolist(),
             "std": self.std.tolist(),
             "loadings": self.loadings.tolist(),
@@ -347,10 +347,7 @@ class StreamDetector:
         return {
             "kind": self.kind,
             "inputs": list(self.inputs),
-            "budget": {
-                "false_alarms_per_day": self.budget.false_alarms_per_day,
-                "persistence": self.budget.persistence,
-            },
+            "budget": self.budget.to_dict(),
             "window": self.window,
             "threshold": self.threshold,
             "period_s": self.period_s,

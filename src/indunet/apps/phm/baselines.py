@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from indunet.apps.phm.histories import Fleet
-from indunet.apps.phm.model import ModelError
+from indunet.apps.phm.histories import Fleet, ModelError
 from indunet.apps.phm.truncation import cut_lengths
 
 

@@ -119,7 +119,7 @@ def evaluate_files(
         {
             "train": str(train),
             "test": str(test),
-            "regimes": model.regimes.count if model.regimes else 0,
+            "regimes": model.normaliser.regimes.count if model.normaliser else 0,
             "rounds": model.rounds,
             "read_seconds": round(read - started, 2),
             "fit_seconds": round(fitted - read, 2),

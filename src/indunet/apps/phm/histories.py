@@ -8,6 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class ModelError(ValueError):
+    """A model file that cannot be used, or data the model was not made for."""
+
+
 @dataclass(frozen=True)
 class History:
     unit: str

@@ -39,15 +39,11 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from indunet.apps.phm.features import FeatureSpec, unit_features
-from indunet.apps.phm.histories import Fleet, History
-from indunet.apps.phm.regimes import Regimes, SensorScaler, find_regimes, fit_scaler
+from indunet.apps.phm.histories import Fleet, History, ModelError
+from indunet.apps.phm.regimes import Normaliser
 from indunet.apps.phm.truncation import cut_lengths
 
 FORMAT = "indunet.phm.rul/1"
-
-
-class ModelError(ValueError):
-    """A model file that cannot be used, or data the model was not made for."""
 
 
 @dataclass(frozen=True)
@@ -171,34 +167,32 @@ class RulModel:
 
     def __init__(self, config: RulConfig | None = None) -> None:
         self.config = config or RulConfig()
-        self.sensors: tuple[str, ...] = ()
-        self.regimes: Regimes | None = None
-        self.scaler: SensorScaler | None = None
+        self.normaliser: Normaliser | None = None
         self.health = np.zeros((0, 0))
         """Weights of the health indices, shape (1 + kept sensors, indices): intercept first."""
         self.boosters: list[lgb.Booster] = []
         self.rounds = 0
         self.calibration: Calibration | None = None
 
+    @property
+    def sensors(self) -> tuple[str, ...]:
+        return self.normaliser.sensors if self.normaliser else ()
+
     # -- features -------------------------------------------------------------------------------------
 
     def features(self, history: History) -> np.ndarray:
         """Feature rows of a history, one per cycle (each from that cycle and the ones before)."""
-        if self.regimes is None or self.scaler is None:
+        if self.normaliser is None:
             raise ModelError("the model is not fitted")
-        if history.sensors.shape[1] != len(self.sensors):
-            raise ModelError(
-                f"unit {history.unit}: {history.sensors.shape[1]} sensors, the model knows {len(self.sensors)}"
-            )
-        z = self.scaler.transform(history.sensors, self.regimes.assign(history.settings))
+        z = self.normaliser.transform(history)
         if self.health.size:
             z = np.concatenate([z, z @ self.health[1:] + self.health[0]], axis=1)
         return unit_features(z, history.time, self.config.features)
 
     def feature_names(self) -> list[str]:
-        if self.scaler is None:
+        if self.normaliser is None:
             raise ModelError("the model is not fitted")
-        names = tuple(self.sensors[i] for i in self.scaler.kept)
+        names = tuple(self.sensors[i] for i in self.normaliser.scaler.kept)
         indices = tuple(f"health{c:g}" for c in self._health_caps())
         return self.config.features.names(names + indices)
 
@@ -223,10 +217,10 @@ class RulModel:
     def _fit_health(self, fleet: Fleet) -> np.ndarray:
         """Least-squares weights (intercept first) of the normalised sensors for the capped remaining
         life: one linear health index that pools the sensors' evidence before the trees see it."""
-        assert self.regimes is not None and self.scaler is not None
+        assert self.normaliser is not None
         rows, targets = [], []
         for history in fleet.histories:
-            z = self.scaler.transform(history.sensors, self.regimes.assign(history.settings))
+            z = self.normaliser.transform(history)
             rul = history.rul()
             keep = rul <= self.config.max_rul if self.config.max_rul > 0 else np.ones(len(rul), dtype=bool)
             rows.append(z[keep])
@@ -248,13 +242,7 @@ class RulModel:
         if len(fleet) < 2:
             raise ModelError("fitting needs at least two runs to failure")
         config = self.config
-        self.sensors = fleet.sensors
-        settings = np.concatenate([h.settings for h in fleet.histories])
-        sensors = np.concatenate([h.sensors for h in fleet.histories])
-        self.regimes = find_regimes(settings, seed=config.seed)
-        age = np.concatenate([np.arange(len(h)) for h in fleet.histories])
-        healthy = age < config.healthy_cycles if config.healthy_cycles > 0 else np.ones(len(age), dtype=bool)
-        self.scaler = fit_scaler(sensors[healthy], self.regimes.assign(settings[healthy]), self.regimes.count)
+        self.normaliser = Normaliser.fit(fleet, config.healthy_cycles, config.seed)
         self.health = self._fit_health(fleet)
         x, y, groups, per_unit = self._training_rows(fleet)
         self.rounds = config.rounds
@@ -328,14 +316,12 @@ class RulModel:
     # -- persistence ----------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        if self.regimes is None or self.scaler is None or not self.boosters:
+        if self.normaliser is None or not self.boosters:
             raise ModelError("the model is not fitted")
         return {
             "format": FORMAT,
             "config": self.config.to_dict(),
-            "sensors": list(self.sensors),
-            "regimes": self.regimes.to_dict(),
-            "scaler": self.scaler.to_dict(),
+            **self.normaliser.to_dict(),
             "health": self.health.tolist(),
             "rounds": self.rounds,
             "boosters": [b.model_to_string() for b in self.boosters],
@@ -348,11 +334,9 @@ class RulModel:
             raise ModelError(f"not a {FORMAT} model")
         try:
             model = cls(RulConfig.from_dict(data["config"]))
-            model.sensors = tuple(data["sensors"])
-            model.regimes = Regimes.from_dict(data["regimes"])
-            model.scaler = SensorScaler.from_dict(data["scaler"])
+            model.normaliser = Normaliser.from_dict(data)
             model.health = np.asarray(data["health"], dtype=np.float64).reshape(
-                len(model.scaler.kept) + 1, len(model.config.health)
+                len(model.normaliser.scaler.kept) + 1, len(model.config.health)
             )
             model.rounds = int(data["rounds"])
             model.boosters = [lgb.Booster(model_str=text) for text in data["boosters"]]

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from indunet.apps.phm import anomaly, registry, saved, work_orders
+from indunet.apps.phm.histories import ModelError
 from indunet.apps.phm.lifetimes import Binding, LifeTracker, rebuild
-from indunet.apps.phm.model import ModelError
 from indunet.apps.phm.rows import RowAssembler, stored_rows
 from indunet.core.errors import IndunetError
 from indunet.core.timeutil import parse_timestamp

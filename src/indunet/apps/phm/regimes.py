@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import silhouette_score
 
+from indunet.apps.phm.histories import Fleet, History, ModelError
+
 MAX_REGIMES = 8
 SILHOUETTE = 0.7
 """Below this, the settings are taken for one condition with noise (k-means splits noise at about 0.35)."""
@@ -165,3 +167,48 @@ def fit_scaler(sensors: np.ndarray, regimes: np.ndarray, count: int) -> SensorSc
         spread = rows.std(axis=0)
         scale[r] = np.where(spread > 1e-9, spread, 1.0)
     return SensorScaler(kept, mean, scale)
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """The front end every remaining-life model shares: a fleet's operating regimes, and its sensors
+    z-scored per regime with the statistics of healthy cycles (each unit's first ``healthy_cycles``;
+    0: all), constant sensors left out."""
+
+    sensors: tuple[str, ...]
+    regimes: Regimes
+    scaler: SensorScaler
+
+    @classmethod
+    def fit(cls, fleet: Fleet, healthy_cycles: int, seed: int) -> Normaliser:
+        settings = np.concatenate([h.settings for h in fleet.histories])
+        sensors = np.concatenate([h.sensors for h in fleet.histories])
+        regimes = find_regimes(settings, seed=seed)
+        age = np.concatenate([np.arange(len(h)) for h in fleet.histories])
+        healthy = age < healthy_cycles if healthy_cycles > 0 else np.ones(len(age), dtype=bool)
+        return cls(
+            fleet.sensors,
+            regimes,
+            fit_scaler(sensors[healthy], regimes.assign(settings[healthy]), regimes.count),
+        )
+
+    def transform(self, history: History) -> np.ndarray:
+        """The history's kept sensors, normalised: shape (cycles, kept)."""
+        if history.sensors.shape[1] != len(self.sensors):
+            raise ModelError(
+                f"unit {history.unit}: {history.sensors.shape[1]} sensors, the model knows {len(self.sensors)}"
+            )
+        return self.scaler.transform(history.sensors, self.regimes.assign(history.settings))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sensors": list(self.sensors),
+            "regimes": self.regimes.to_dict(),
+            "scaler": self.scaler.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Normaliser:
+        return cls(
+            tuple(data["sensors"]), Regimes.from_dict(data["regimes"]), SensorScaler.from_dict(data["scaler"])
+        )

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from indunet.apps.phm import anomaly
 from indunet.apps.phm.lifetimes import Binding
@@ -33,7 +33,7 @@ from indunet.platform.devicetypes import load_type
 from indunet.platform.models import DataType
 from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
-from indunet.store.phm import phm_models
+from indunet.store.phm import next_number, phm_models
 
 SCORE_POINT = "phm_anomaly"
 CANDIDATE, PRODUCTION, ARCHIVED = "candidate", "production", "archived"
@@ -199,14 +199,12 @@ def _insert(
     metrics: dict[str, Any],
 ) -> dict[str, Any]:
     with platform.engine.begin() as conn:
-        version = (
-            conn.execute(
-                select(func.max(phm_models.c.version)).where(
-                    phm_models.c.tenant_id == principal.tenant_id, phm_models.c.name == name
-                )
-            ).scalar()
-            or 0
-        ) + 1
+        version = next_number(
+            conn,
+            phm_models.c.version,
+            phm_models.c.tenant_id == principal.tenant_id,
+            phm_models.c.name == name,
+        )
         values: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "tenant_id": principal.tenant_id,

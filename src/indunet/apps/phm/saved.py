@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from indunet.apps.phm import model, sequence
+from indunet.apps.phm.histories import ModelError
 
 AnyModel = model.RulModel | sequence.SequenceModel
 KINDS = ("gbm", "sequence")
@@ -22,7 +23,7 @@ def new(kind: str, config: dict[str, Any] | None = None) -> AnyModel:
         return sequence.SequenceModel(
             sequence.SequenceConfig(**{**sequence.SequenceConfig().to_dict(), **changes})
         )
-    raise model.ModelError(f"unknown model kind {kind!r} (have: {', '.join(KINDS)})")
+    raise ModelError(f"unknown model kind {kind!r} (have: {', '.join(KINDS)})")
 
 
 def from_dict(data: Any) -> AnyModel:
@@ -36,5 +37,5 @@ def load(path: Path) -> AnyModel:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise model.ModelError(f"{path}: {exc}") from None
+        raise ModelError(f"{path}: {exc}") from None
     return from_dict(data)

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from indunet.apps.phm.histories import Fleet, History
-from indunet.apps.phm.model import Calibration, ModelError
-from indunet.apps.phm.regimes import Regimes, SensorScaler, find_regimes, fit_scaler
+from indunet.apps.phm.histories import Fleet, History, ModelError
+from indunet.apps.phm.model import Calibration
+from indunet.apps.phm.regimes import Normaliser
 from indunet.apps.phm.truncation import cut_lengths
 
 FORMAT = "indunet.phm.sequence/1"
@@ -95,25 +95,23 @@ def _network(torch: Any, inputs: int, config: SequenceConfig) -> Any:
 class SequenceModel:
     def __init__(self, config: SequenceConfig | None = None) -> None:
         self.config = config or SequenceConfig()
-        self.sensors: tuple[str, ...] = ()
-        self.regimes: Regimes | None = None
-        self.scaler: SensorScaler | None = None
+        self.normaliser: Normaliser | None = None
         self.state: dict[str, np.ndarray] = {}
         self.rounds = 0
         """Training epochs of the weights kept (the boosting model's rounds)."""
         self.calibration: Calibration | None = None
         self._net: Any = None
 
+    @property
+    def sensors(self) -> tuple[str, ...]:
+        return self.normaliser.sensors if self.normaliser else ()
+
     # -- windows ---------------------------------------------------------------------------------------
 
     def _normalised(self, history: History) -> np.ndarray:
-        if self.regimes is None or self.scaler is None:
+        if self.normaliser is None:
             raise ModelError("the model is not fitted")
-        if history.sensors.shape[1] != len(self.sensors):
-            raise ModelError(
-                f"unit {history.unit}: {history.sensors.shape[1]} sensors, the model knows {len(self.sensors)}"
-            )
-        z = self.scaler.transform(history.sensors, self.regimes.assign(history.settings))
+        z = self.normaliser.transform(history)
         # The unit's age as one more channel: how long it has run says much when the sensors are noisy.
         age = np.asarray(history.time, dtype=np.float64)[:, None] / AGE_SCALE
         return np.concatenate([z, age], axis=1)
@@ -135,13 +133,7 @@ class SequenceModel:
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
         rng = np.random.default_rng(config.seed)
-        self.sensors = fleet.sensors
-        settings = np.concatenate([h.settings for h in fleet.histories])
-        sensors = np.concatenate([h.sensors for h in fleet.histories])
-        self.regimes = find_regimes(settings, seed=config.seed)
-        age = np.concatenate([np.arange(len(h)) for h in fleet.histories])
-        healthy = age < config.healthy_cycles if config.healthy_cycles > 0 else np.ones(len(age), dtype=bool)
-        self.scaler = fit_scaler(sensors[healthy], self.regimes.assign(settings[healthy]), self.regimes.count)
+        self.normaliser = Normaliser.fit(fleet, config.healthy_cycles, config.seed)
         order = rng.permutation(len(fleet))
         held = max(2, round(len(fleet) * config.validation))
         train = [fleet.histories[i] for i in order[held:]]
@@ -233,14 +225,12 @@ class SequenceModel:
     # -- persistence -----------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        if self.regimes is None or self.scaler is None or not self.state:
+        if self.normaliser is None or not self.state:
             raise ModelError("the model is not fitted")
         return {
             "format": FORMAT,
             "config": self.config.to_dict(),
-            "sensors": list(self.sensors),
-            "regimes": self.regimes.to_dict(),
-            "scaler": self.scaler.to_dict(),
+            **self.normaliser.to_dict(),
             "rounds": self.rounds,
             "weights": {
                 k: {"shape": list(v.shape), "values": v.ravel().tolist()} for k, v in self.state.items()
@@ -254,9 +244,7 @@ class SequenceModel:
             raise ModelError(f"not a {FORMAT} model")
         try:
             model = cls(SequenceConfig(**data["config"]))
-            model.sensors = tuple(data["sensors"])
-            model.regimes = Regimes.from_dict(data["regimes"])
-            model.scaler = SensorScaler.from_dict(data["scaler"])
+            model.normaliser = Normaliser.from_dict(data)
             model.rounds = int(data["rounds"])
             model.state = {
                 k: np.asarray(v["values"], dtype=np.float32).reshape(v["shape"])

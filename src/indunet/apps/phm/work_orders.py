@@ -28,7 +28,7 @@ from indunet.platform.devices import resolve
 from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
 from indunet.store.metadata import devices
-from indunet.store.phm import work_order_events, work_orders
+from indunet.store.phm import next_number, work_order_events, work_orders
 
 OPEN, ASSIGNED, IN_PROGRESS, DONE, CANCELLED = "open", "assigned", "in_progress", "done", "cancelled"
 STATUSES = (OPEN, ASSIGNED, IN_PROGRESS, DONE, CANCELLED)
@@ -108,12 +108,7 @@ def _insert(
     note: str,
 ) -> dict[str, Any]:
     now = now_us()
-    number = (
-        conn.execute(
-            select(func.max(work_orders.c.number)).where(work_orders.c.tenant_id == principal.tenant_id)
-        ).scalar()
-        or 0
-    ) + 1
+    number = next_number(conn, work_orders.c.number, work_orders.c.tenant_id == principal.tenant_id)
     values: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "tenant_id": principal.tenant_id,

@@ -20,9 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet.apps.phm import prognostics
 from indunet.core.errors import AuthenticationFailed, InvalidInput
-from indunet.platform.accounts import principal_from_access_token, principal_from_secret
 from indunet.security import Principal
-from indunet.web.deps import PlatformDep
+from indunet.web.deps import PlatformDep, authenticate
 
 router = APIRouter(prefix="/api/v1", tags=["prognostics as a service (prog_server)"])
 
@@ -47,11 +46,7 @@ async def _principal(
             _, _, credential = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise AuthenticationFailed("malformed Basic credentials", key="error.auth_required") from None
-    if not credential:
-        raise AuthenticationFailed("authentication required", key="error.auth_required")
-    if credential.startswith(("ink_", "dev_")):
-        return await run_in_threadpool(principal_from_secret, platform, credential)
-    return await run_in_threadpool(principal_from_access_token, platform, credential)
+    return await authenticate(platform, credential)
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
