@@ -336,3 +336,12 @@ def count_devices(platform: Platform, principal: Principal) -> int:
                 select(func.count()).select_from(devices).where(devices.c.tenant_id == principal.tenant_id)
             ).scalar_one()
         )
+
+
+def named(platform: Platform, tenant_id: str, key: str) -> DeviceRef:
+    """The device a request body names: an unknown one is the request's fault (422), not a missing
+    resource (404) as it is in a path."""
+    try:
+        return resolve(platform, tenant_id, key)
+    except NotFound as exc:
+        raise InvalidInput(f"no device {key!r}", key="error.no_device") from exc

@@ -4,6 +4,7 @@ the naive baselines (mean life, linear extrapolation) by a wide margin on held-o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def test_model_beats_naive_baselines_on_held_out_units(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["pump", "valve", "battery"])
 def test_generator_runs_units_to_failure_repeatably(name: str, tmp_path: Path) -> None:
-    pytest.importorskip("progpy")
+    if os.environ.get("CI") != "true":  # a dev dependency: CI has it, and must fail without it
+        pytest.importorskip("progpy")
     fast = 25.0  # wear 25 times faster than the committed fleets: lives of a few cycles
     first = wear_fleets.simulate(name, 4, seed=7, acceleration=fast)
     again = wear_fleets.simulate(name, 4, seed=7, acceleration=fast)

@@ -28,7 +28,7 @@ from indunet.apps.phm.saved import AnyModel
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.timeutil import now_us, parse_timestamp, to_rfc3339
 from indunet.platform import audit, rules
-from indunet.platform.devices import resolve
+from indunet.platform.devices import named
 from indunet.platform.devicetypes import load_type
 from indunet.platform.models import DataType
 from indunet.platform.runtime import Platform
@@ -99,10 +99,7 @@ def _window(spec: DetectorSpec) -> tuple[int, int]:
 def train(platform: Platform, principal: Principal, spec: DetectorSpec) -> dict[str, Any]:
     """Fit a detector on the device's healthy window and register it as the next candidate version."""
     principal.require(Permission.WRITE_DEVICES)
-    try:
-        device = resolve(platform, principal.tenant_id, spec.device)
-    except NotFound as exc:
-        raise InvalidInput(f"no device {spec.device!r}", key="error.no_device") from exc
+    device = named(platform, principal.tenant_id, spec.device)
     device_type = load_type(platform, principal.tenant_id, device.type_name)
     for point in spec.points:
         known = device_type.point(point)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.timeutil import now_us, to_rfc3339
 from indunet.platform import audit
-from indunet.platform.devices import resolve
+from indunet.platform.devices import named, resolve
 from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
 from indunet.store.metadata import devices
@@ -140,10 +140,7 @@ def _insert(
 
 def open_order(platform: Platform, principal: Principal, spec: OrderSpec) -> dict[str, Any]:
     principal.require(Permission.WRITE_DEVICES)
-    try:
-        device = resolve(platform, principal.tenant_id, spec.device)
-    except NotFound as exc:
-        raise InvalidInput(f"no device {spec.device!r}", key="error.no_device") from exc
+    device = named(platform, principal.tenant_id, spec.device)
     for _ in range(3):
         try:
             with platform.engine.begin() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.timeutil import now_us, to_rfc3339
 from indunet.platform import audit
-from indunet.platform.devices import resolve
+from indunet.platform.devices import named
 from indunet.platform.devicetypes import load_type
 from indunet.platform.rules.evaluate import CompiledRule
 from indunet.platform.rules.model import RuleSpec, check_against_type, parse_spec
@@ -44,10 +44,7 @@ def _checked(platform: Platform, principal: Principal, spec: RuleSpec) -> tuple[
     check_against_type(spec, device_type)
     device_id = None
     if spec.device is not None:
-        try:
-            ref = resolve(platform, principal.tenant_id, spec.device)
-        except NotFound as exc:
-            raise InvalidInput(f"no device {spec.device!r}", key="error.no_device") from exc
+        ref = named(platform, principal.tenant_id, spec.device)
         if ref.type_name != spec.type:
             raise InvalidInput(
                 f"device {ref.name!r} is a {ref.type_name}, not a {spec.type}", key="error.rule_device_type"
