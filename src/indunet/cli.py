@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from indunet import __version__, cli_edge, cli_idr, cli_ledger, cli_phm, cli_secrets
+from indunet import __version__, cli_edge, cli_idr, cli_ledger, cli_phm, cli_safety, cli_secrets
 from indunet.core.config import Settings, load_settings
 from indunet.core.errors import ConfigurationError, IndunetError, InvalidInput, StorageError
 from indunet.core.i18n import cli_language, localise_error, translate
@@ -426,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ledger.register(commands, add)
     cli_secrets.register(commands, add)
     cli_phm.register(commands, add)
+    cli_safety.register(commands, add)
 
     retention = commands.add_parser("retention", help=_t("cli.help.retention"))
     retention.add_subparsers(dest="sub", required=True).add_parser(

@@ -22,9 +22,9 @@ import httpx
 import uvicorn
 from sqlalchemy import insert, select
 
-from indunet import demo_edge, demo_idr, demo_phm
+from indunet import demo_edge, demo_idr, demo_phm, demo_safety
 from indunet.core.config import Settings
-from indunet.core.errors import NotFound
+from indunet.core.errors import IndunetError, NotFound
 from indunet.core.i18n import cli_language, translate
 from indunet.core.timeutil import now_us
 from indunet.ledger.watch import PlatformReport, Watch
@@ -310,6 +310,10 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
                 fleets.append(CarrierFleet(platform.identifiers.carriers, products).start())
         _indices_history(platform, tenant["id"])
         demo_phm.PumpFleet(platform, principal, stop).start()
+        try:
+            demo_safety.SafetySite(platform, principal, base_url, stop).start()
+        except IndunetError:
+            log.exception("demo safety site not set up; the rest of the demo continues")
         print(
             translate("cli.demo_ready", cli_language(), url=f"{base_url}/", email=email, password=password),
             flush=True,
@@ -333,6 +337,7 @@ def run_demo(settings: Settings, log_level: str = "info") -> int:
             ),
             flush=True,
         )
+        print(translate("cli.demo_safety", cli_language(), url=f"{base_url}/#/safety"), flush=True)
         if federation is not None:
             print(
                 translate(

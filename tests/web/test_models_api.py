@@ -20,6 +20,10 @@ BUILTINS = {
     "centrifugal_pump",
     "edge_gateway",
     "ledger_witness",
+    "storage_tank",
+    "gas_detector",
+    "toxic_gas_detector",
+    "chemical_reactor",
 }
 
 PRESS_YAML = """

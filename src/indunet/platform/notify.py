@@ -133,7 +133,8 @@ class Notifier:
         message = EmailMessage()
         message["From"] = target.sender
         message["To"] = ", ".join(target.to)
-        message["Subject"] = (
+        # Alarms are named by rule and device; other senders (safety warnings) give their own subject.
+        message["Subject"] = payload.get("subject") or (
             f"[indunet {payload.get('severity', '')}] {payload.get('event', '')}: "
             f"{payload.get('name', '')} on {payload.get('device_name') or payload.get('device_id')}"
         )

@@ -29,6 +29,7 @@ from indunet.platform.series import series_ids, tenant_series
 from indunet.platform.telemetry_formats import Record
 from indunet.security import Permission, Principal
 from indunet.store.metadata import tenants
+from indunet.store.retention import retention_floors
 from indunet.store.timeseries import MAX_SERIES_PER_CALL, ExportFormat
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
@@ -267,20 +268,31 @@ def export(
 
 
 def apply_retention(platform: Platform) -> dict[str, int]:
-    """Delete each tenant's samples older than its retention; returns rows deleted per tenant name."""
+    """Delete each tenant's samples older than its retention; returns rows deleted per tenant name.
+
+    A series with a retention floor (``store.retention``: records an application must keep, such as
+    safety monitoring points) is kept for the longer of the floor and the tenant's retention."""
     now = now_us()
+    day = 86_400_000_000
     deleted: dict[str, int] = {}
     with platform.engine.connect() as conn:
         rows = conn.execute(select(tenants.c.id, tenants.c.name, tenants.c.retention_days)).all()
+        floors: dict[int, int] = {}
+        for sid, days in conn.execute(select(retention_floors.c.series_id, retention_floors.c.min_days)):
+            floors[sid] = max(days, floors.get(sid, 0))
     longest = max((r.retention_days for r in rows), default=platform.settings.default_retention_days)
+    longest = max(longest, *floors.values()) if floors else longest
     # Whole partitions older than every tenant's horizon go in one cheap DROP.
-    platform.timeseries.drop_partitions_before(now - longest * 86_400_000_000)
+    platform.timeseries.drop_partitions_before(now - longest * day)
     for row in rows:
-        cutoff = now - row.retention_days * 86_400_000_000
-        ids = tenant_series(platform, row.id)
+        by_cutoff: dict[int, list[int]] = {}
+        for sid in tenant_series(platform, row.id):
+            days = max(row.retention_days, floors.get(sid, 0))
+            by_cutoff.setdefault(now - days * day, []).append(sid)
         # A large tenant has more series than one store call takes.
         deleted[row.name] = sum(
             platform.timeseries.delete_before(ids[i : i + MAX_SERIES_PER_CALL], cutoff)
+            for cutoff, ids in by_cutoff.items()
             for i in range(0, len(ids), MAX_SERIES_PER_CALL)
         )
     return deleted

@@ -4,6 +4,7 @@ from indunet.sim.cnc import CncMachine
 from indunet.sim.flowmeter import FlowMeter
 from indunet.sim.registry import SIMULATORS, simulator_for
 from indunet.sim.runner import SimulatedDevice, Simulator, run_simulators
+from indunet.sim.tank_farm import TankFarm
 
 __all__ = [
     "SIMULATORS",
@@ -11,6 +12,7 @@ __all__ = [
     "FlowMeter",
     "SimulatedDevice",
     "Simulator",
+    "TankFarm",
     "run_simulators",
     "simulator_for",
 ]

@@ -177,4 +177,6 @@ __all__ = [
 from indunet.store import device_attributes as _device_attributes  # noqa: E402, F401 - registers its tables
 from indunet.store import device_days as _device_days  # noqa: E402, F401 - registers its table on metadata
 from indunet.store import phm as _phm  # noqa: E402, F401 - registers its table on metadata
+from indunet.store import retention as _retention  # noqa: E402, F401 - registers its table on metadata
 from indunet.store import rules_alarms as _rules_alarms  # noqa: E402, F401 - registers its tables on metadata
+from indunet.store import safety as _safety  # noqa: E402, F401 - registers its tables on metadata

@@ -19,6 +19,7 @@ from indunet import __version__
 from indunet.apps.indices.rollup import roll_up_recent
 from indunet.apps.phm.monitor import PhmMonitor
 from indunet.apps.phm.prognostics import Sessions
+from indunet.apps.safety.monitor import SafetyMonitor
 from indunet.platform.rules import RuleEngine
 from indunet.platform.runtime import Platform
 from indunet.platform.telemetry import apply_retention
@@ -39,6 +40,7 @@ from indunet.web.routes import (
     phm,
     prog,
     rpc,
+    safety,
     telemetry,
     work_orders,
 )
@@ -86,9 +88,16 @@ def create_app(platform: Platform) -> FastAPI:
         if phm_monitor is not None:
             phm_monitor.start()
         _app.state.phm_monitor = phm_monitor
+        # Safety warnings follow the same committed batches; with a NATS bus, not built yet (docs/safety.md).
+        safety_monitor = None if platform.settings.bus_url else SafetyMonitor(platform)
+        if safety_monitor is not None:
+            safety_monitor.start()
+        _app.state.safety_monitor = safety_monitor
         try:
             yield
         finally:
+            if safety_monitor is not None:
+                await run_in_threadpool(safety_monitor.stop)
             if phm_monitor is not None:
                 await run_in_threadpool(phm_monitor.stop)
             if rule_engine is not None:
@@ -125,6 +134,7 @@ def create_app(platform: Platform) -> FastAPI:
         indices.router,
         phm.router,
         work_orders.router,
+        safety.router,
         prog.router,
     ):
         app.include_router(router)

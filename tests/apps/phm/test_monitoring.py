@@ -111,7 +111,7 @@ def test_a_rubbing_impeller_raises_a_phm_alarm_and_healthy_running_does_not(
     assert promoted.status_code == 200, promoted.text
     rule = client.get(f"/api/rules/{promoted.json()['rule_id']}", headers=plant.viewer).json()
     assert rule["condition"] == {"kind": "threshold", "point": "phm_anomaly", "high": 1.0,
-                                 "low": None, "hysteresis": 0.0, "for_s": 120.0}  # fmt: skip
+                                 "low": None, "hysteresis": 0.0, "for_s": 120.0, "inclusive": False}  # fmt: skip
 
     live = start + week * PERIOD_US
     send(client, plant, "pump-7", live, pump_rows(1440, seed=2))  # a healthy day

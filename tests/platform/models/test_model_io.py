@@ -119,6 +119,10 @@ def test_builtin_library() -> None:
         "centrifugal_pump",
         "edge_gateway",
         "ledger_witness",
+        "storage_tank",
+        "gas_detector",
+        "toxic_gas_detector",
+        "chemical_reactor",
     }
     assert "OPC 40501-1" in types["cnc_machine_tool"].reference
     assert "OPC 40010-1" in types["industrial_robot"].reference
@@ -126,7 +130,9 @@ def test_builtin_library() -> None:
     for dt in types.values():
         # Gateways and ledger witnesses report on themselves; they take no commands of their own.
         reporter = dt.category in ("gateway", "security")
-        assert 12 <= len(dt.points) <= 30 or (reporter and dt.points)
+        # Safety instruments measure a few process values each (a gas detector one concentration).
+        instrument = dt.category in ("tank", "gas_detector", "reactor")
+        assert 12 <= len(dt.points) <= 30 or ((reporter or instrument) and dt.points)
         assert dt.attributes and (dt.commands or reporter)
         assert dt.title_zh and dt.description_zh
         assert all(p.description_zh for p in dt.points)
@@ -160,4 +166,4 @@ _UNITLESS = {
 def test_builtin_types_returns_a_fresh_list() -> None:
     first = builtin_types()
     first.clear()
-    assert len(builtin_types()) == 6
+    assert len(builtin_types()) == 10

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -26,6 +25,7 @@ from indunet.apps.phm.lifetimes import Binding
 from indunet.apps.phm.rows import stored_rows
 from indunet.apps.phm.saved import AnyModel
 from indunet.core.errors import Conflict, InvalidInput, NotFound
+from indunet.core.signals import Signal
 from indunet.core.timeutil import now_us, parse_timestamp, to_rfc3339
 from indunet.platform import audit, rules
 from indunet.platform.devices import named
@@ -42,13 +42,10 @@ MAX_WINDOW_US = 366 * 86_400_000_000
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
-_change_listeners: list[Callable[[str], None]] = []
-
-
-def on_change(listener: Callable[[str], None]) -> Callable[[], None]:
-    """Called with the tenant id after a promotion or archival, so running monitors reload."""
-    _change_listeners.append(listener)
-    return lambda: _change_listeners.remove(listener)
+# Sent with the tenant id after a promotion or archival, so running monitors reload.
+_changes: Signal[[str]] = Signal()
+on_change = _changes.connect
+_changed = _changes.send
 
 
 class DetectorSpec(BaseModel):
@@ -357,8 +354,3 @@ def in_production(platform: Platform, tenant_id: str | None = None) -> list[dict
             {**public(r, with_document=True), "tenant_id": r["tenant_id"]}
             for r in conn.execute(query).mappings()
         ]
-
-
-def _changed(tenant_id: str) -> None:
-    for listener in list(_change_listeners):
-        listener(tenant_id)

@@ -60,6 +60,12 @@ def kurtosis(samples: Sequence[float] | np.ndarray, fs: float = 1.0) -> float:
     """Pearson's kurtosis (3 for Gaussian noise); 0 for a constant signal."""
     x = _checked(samples, fs)
     x = x - x.mean()
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak == 0:
+        return 0.0
+    # Kurtosis does not depend on scale; scaling to the peak keeps x**4 from underflowing to zero on a
+    # signal of tiny amplitude (0/0 would be NaN).
+    x = x / peak
     variance = float(np.mean(x**2))
     return float(np.mean(x**4) / variance**2) if variance > 0 else 0.0
 

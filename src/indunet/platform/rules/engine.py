@@ -14,7 +14,6 @@ so their no-data clocks and hysteresis state must not run here.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import defaultdict
@@ -22,6 +21,7 @@ from collections.abc import Callable
 
 from indunet.core.timeutil import now_us, to_rfc3339
 from indunet.platform import alarms
+from indunet.platform.batch_worker import BatchWorker
 from indunet.platform.notify import Notifier
 from indunet.platform.rules.evaluate import CompiledRule, Evaluator, Transition
 from indunet.platform.rules.service import load_enabled, on_change, tenants_with_rules
@@ -40,17 +40,7 @@ def _every_device(_device_id: str) -> bool:
     return True
 
 
-class _Tick:
-    """A request for the time-driven checks; ``queued`` when it came through the queue."""
-
-    __slots__ = ("now", "queued")
-
-    def __init__(self, now: int, queued: bool = False) -> None:
-        self.now = now
-        self.queued = queued
-
-
-class RuleEngine:
+class RuleEngine(BatchWorker):
     def __init__(
         self,
         platform: Platform,
@@ -59,18 +49,15 @@ class RuleEngine:
         reload_s: float = 10.0,
         owns: Callable[[str], bool] = _every_device,
     ) -> None:
+        super().__init__("rule-engine", tick_s, MAX_QUEUED_BATCHES)
         self.platform = platform
         self.notifier = notifier or Notifier()
-        self.tick_s = tick_s
         self.reload_s = reload_s
-        self._queue: queue.Queue[list[StoredSample] | _Tick | None] = queue.Queue(MAX_QUEUED_BATCHES)
         self._evaluator = Evaluator()
         self._rules: dict[str, tuple[float, list[CompiledRule]]] = {}
         self._stale: set[str] = set()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] = _nothing
-        self._last_tick = 0.0
         self._last_scan = 0.0
         self._owns = owns
         self._assigned: Callable[[str], bool] | None = None
@@ -79,73 +66,22 @@ class RuleEngine:
     def start(self) -> None:
         self.notifier.start()
         self._unsubscribe = on_change(self._rules_changed)
-        self._thread = threading.Thread(target=self._run, name="rule-engine", daemon=True)
-        self._thread.start()
+        self._start_worker()
         self.platform.telemetry_listeners.append(self.submit)
 
     def stop(self) -> None:
         if self.submit in self.platform.telemetry_listeners:
             self.platform.telemetry_listeners.remove(self.submit)
         self._unsubscribe()
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._stop_worker()
         self.notifier.stop()
-
-    def submit(self, samples: list[StoredSample]) -> None:
-        """The telemetry listener: hand over and return."""
-        if samples:
-            try:
-                self._queue.put_nowait(samples)
-            except queue.Full:
-                log.error("rule engine queue full; %d samples not evaluated", len(samples))
 
     def assign(self, owns: Callable[[str], bool]) -> None:
         """From the next tick on, keep state only for the devices ``owns`` accepts."""
         with self._lock:
             self._assigned = owns
 
-    def drain(self) -> None:
-        """Until every batch queued so far is evaluated and its alarms written (a rule worker
-        acknowledges the bus messages only then)."""
-        self._queue.join()
-
-    def wait_idle(self, timeout_s: float = 10.0) -> bool:
-        """Until every batch queued so far is evaluated and written (tests, benchmarks)."""
-        deadline = time.monotonic() + timeout_s
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.002)
-        return not self._queue.unfinished_tasks
-
-    def tick(self, now: int | None = None) -> None:
-        """Run the time-driven checks now (the worker does this every ``tick_s``)."""
-        self._queue.put(_Tick(now if now is not None else now_us(), queued=True))
-
     # -- worker --------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=self.tick_s)
-            except queue.Empty:
-                item = _Tick(now_us())
-            if item is None:
-                self._queue.task_done()
-                return
-            try:
-                if isinstance(item, _Tick):
-                    self._ticks(item.now)
-                else:
-                    self._evaluate(item)
-                    if time.monotonic() - self._last_tick >= self.tick_s:
-                        self._ticks(now_us())
-            except Exception:
-                # A failing batch (database down, a bug in one rule) must not stop evaluation for good.
-                log.exception("rule evaluation failed")
-            finally:
-                if not isinstance(item, _Tick) or item.queued:
-                    self._queue.task_done()
-
     def _rules_changed(self, platform: Platform, tenant_id: str) -> None:
         if platform is self.platform:
             with self._lock:
@@ -198,7 +134,6 @@ class RuleEngine:
             for tenant_id in tenants_with_rules(self.platform):
                 self._rules.setdefault(tenant_id, (0.0, []))
             self._last_scan = time.monotonic()
-        self._last_tick = time.monotonic()
         for tenant_id in list(self._rules):
             for rule in self._rules_for(tenant_id):
                 for transition in self._evaluator.on_tick(rule, now):

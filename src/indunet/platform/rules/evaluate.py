@@ -176,7 +176,7 @@ class Evaluator:
     def _threshold(
         self, rule: CompiledRule, c: Threshold, state: _State, device_id: str, ts: int, value: float
     ) -> list[Transition]:
-        outside = (c.high is not None and value > c.high) or (c.low is not None and value < c.low)
+        outside = _outside(c, value)
         back_inside = (c.high is None or value < c.high - c.hysteresis) and (
             c.low is None or value > c.low + c.hysteresis
         )
@@ -285,10 +285,16 @@ def _in_schedule(rule: CompiledRule, ts_us: int) -> bool:
     return rule.schedule is None or rule.schedule.active(ts_us)
 
 
+def _outside(c: Threshold, value: float) -> bool:
+    if c.inclusive:
+        return (c.high is not None and value >= c.high) or (c.low is not None and value <= c.low)
+    return (c.high is not None and value > c.high) or (c.low is not None and value < c.low)
+
+
 def _limit_text(c: Threshold, value: float) -> str:
-    if c.high is not None and value > c.high:
-        return f"{c.point} = {value:g} above {c.high:g}"
-    return f"{c.point} = {value:g} below {c.low:g}"
+    if c.high is not None and (value >= c.high if c.inclusive else value > c.high):
+        return f"{c.point} = {value:g} {'at or above' if c.inclusive else 'above'} {c.high:g}"
+    return f"{c.point} = {value:g} {'at or below' if c.inclusive else 'below'} {c.low:g}"
 
 
 def _transition(

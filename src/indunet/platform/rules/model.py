@@ -3,9 +3,11 @@
 A rule belongs to a device type (``type``) and optionally narrows to one device (``device``). Its
 ``condition`` is one of four kinds:
 
-    threshold   value above ``high`` (or below ``low``) for ``for_s`` seconds raises; the alarm clears
-                once the value is back inside by ``hysteresis`` (below high - hysteresis, above
-                low + hysteresis), so a value hovering at the limit does not flap
+    threshold   value above ``high`` (or below ``low``) for ``for_s`` seconds raises; with
+                ``inclusive`` a value that reaches the limit raises too (gas detection standards
+                word their set-points so). The alarm clears once the value is back inside by
+                ``hysteresis`` (below high - hysteresis, above low + hysteresis), so a value hovering
+                at the limit does not flap
     rate        the point's change per second over ``window_s`` exceeds ``max_per_s`` in magnitude
     no_data     no sample of the point for ``timeout_s`` seconds
     expression  a boolean expression over several points of the device, true for ``for_s`` seconds
@@ -59,6 +61,7 @@ class Threshold(_Strict):
     low: Finite | None = None
     hysteresis: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e15)] = 0.0
     for_s: Seconds = 0.0
+    inclusive: bool = False
 
     @model_validator(mode="after")
     def _a_limit(self) -> Threshold:

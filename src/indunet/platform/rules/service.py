@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from indunet.core.errors import Conflict, InvalidInput, NotFound
+from indunet.core.signals import Signal
 from indunet.core.timeutil import now_us, to_rfc3339
 from indunet.platform import audit
 from indunet.platform.devices import named
@@ -19,18 +19,10 @@ from indunet.platform.runtime import Platform
 from indunet.security import Permission, Principal
 from indunet.store.rules_alarms import alarm_rules
 
-# Called with the tenant id after every change, so running engines reload that tenant's rules.
-_change_listeners: list[Callable[[Platform, str], None]] = []
-
-
-def on_change(listener: Callable[[Platform, str], None]) -> Callable[[], None]:
-    _change_listeners.append(listener)
-    return lambda: _change_listeners.remove(listener)
-
-
-def _changed(platform: Platform, tenant_id: str) -> None:
-    for listener in list(_change_listeners):
-        listener(platform, tenant_id)
+# Sent with the tenant id after every change, so running engines reload that tenant's rules.
+_changes: Signal[[Platform, str]] = Signal()
+on_change = _changes.connect
+_changed = _changes.send
 
 
 def _checked(platform: Platform, principal: Principal, spec: RuleSpec) -> tuple[RuleSpec, str | None]:

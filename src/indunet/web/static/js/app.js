@@ -113,6 +113,10 @@ function registerRoutes() {
   route('/identifiers', () => import('./pages/identifiers.js'));
   route('/indices', () => import('./pages/indices.js'));
   route('/maintenance', () => import('./pages/maintenance.js'));
+  route('/safety', () => import('./pages/safety.js'));
+  route('/safety/units/:name', () => import('./pages/safety_unit.js'));
+  route('/safety/warnings', () => import('./pages/incidents.js'));
+  route('/safety/warnings/:number', () => import('./pages/incident.js'));
   route('/404', () => import('./pages/notfound.js'), { public: true });
 }
 
