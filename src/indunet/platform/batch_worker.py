@@ -13,6 +13,8 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from indunet.core.timeutil import now_us
 from indunet.platform.runtime import StoredSample
@@ -31,8 +33,12 @@ class _Tick:
 
 
 class BatchWorker:
-    def __init__(self, name: str, tick_s: float, max_queued: int) -> None:
+    def __init__(self, name: str, tick_s: float, max_queued: int, coalesce: int = 1) -> None:
+        """``coalesce``: how many queued batches the worker may take as one when it has fallen behind
+        (1: each on its own). Taking them together costs one evaluation per device or unit instead of
+        one per batch, so a worker that falls behind catches up instead of falling further behind."""
         self.tick_s = tick_s
+        self._coalesce = coalesce
         self._name = name
         self._queue: queue.Queue[list[StoredSample] | _Tick | None] = queue.Queue(max_queued)
         self._thread: threading.Thread | None = None
@@ -82,26 +88,47 @@ class BatchWorker:
 
     # -- worker --------------------------------------------------------------------------------------
     def _run(self) -> None:
+        # A tick or the stop found while coalescing batches, handled right after them (wrapped, as the
+        # stop itself is None).
+        pending: tuple[_Tick | None] | None = None
+        item: list[StoredSample] | _Tick | None
         while True:
-            try:
-                item = self._queue.get(timeout=self.tick_s)
-            except queue.Empty:
-                item = _Tick(now_us())
+            if pending is not None:
+                (item,), pending = pending, None
+            else:
+                try:
+                    item = self._queue.get(timeout=self.tick_s)
+                except queue.Empty:
+                    item = _Tick(now_us())
             if item is None:
                 self._queue.task_done()
                 return
-            try:
-                if isinstance(item, _Tick):
-                    self._tick_now(item.now)
-                else:
-                    self._evaluate(item)
-                    if time.monotonic() - self._last_tick >= self.tick_s:
-                        self._tick_now(now_us())
-            except Exception:
-                log.exception("%s: evaluation failed", self._name)
-            finally:
-                if not isinstance(item, _Tick) or item.queued:
+            if isinstance(item, _Tick):
+                self._guarded(self._tick_now, item.now)
+                if item.queued:
                     self._queue.task_done()
+                continue
+            samples, taken = item, 1
+            while taken < self._coalesce:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if not isinstance(more, list):
+                    pending = (more,)
+                    break
+                samples, taken = samples + more, taken + 1
+            self._guarded(self._evaluate, samples)
+            if time.monotonic() - self._last_tick >= self.tick_s:
+                self._guarded(self._tick_now, now_us())
+            for _ in range(taken):
+                self._queue.task_done()
+
+    def _guarded(self, job: Callable[[Any], None], argument: Any) -> None:
+        try:
+            job(argument)
+        except Exception:
+            log.exception("%s: evaluation failed", self._name)
 
     def _tick_now(self, now: int) -> None:
         self._last_tick = time.monotonic()

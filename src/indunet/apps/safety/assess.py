@@ -111,12 +111,20 @@ class Assessment:
 
 
 class _State:
-    __slots__ = ("spec", "stage", "trend")
+    """A point's trend and what follows from its latest sample, worked out once per batch (``refresh``)
+    so that assessing a unit only combines its points."""
+
+    __slots__ = ("pct", "rate", "reason", "rising", "spec", "stage", "trend", "variable")
 
     def __init__(self, spec: WatchedPoint) -> None:
         self.spec = spec
         self.trend = Trend()
         self.stage = 0
+        self.reason: Reason | None = None
+        self.variable = "lel" if spec.kind == "combustible" else spec.kind
+        self.rate = 0.0
+        self.pct: float | None = None
+        self.rising = False
 
 
 class Evaluator:
@@ -168,16 +176,27 @@ class Evaluator:
     # -- samples -------------------------------------------------------------------------------------
     def on_samples(self, samples: Iterable[StoredSample]) -> set[str]:
         """Take committed samples; returns the units whose points moved."""
-        touched: set[str] = set()
+        moved: set[_State] = set()
         by_key = self._by_key
         for sample in samples:
             state = by_key.get((sample.device_id, sample.point))
             if state is None or sample.num is None:
                 continue
             state.trend.update(sample.ts_us, sample.num)
-            state.stage = state.spec.limits.stage(state.trend.value)
-            touched.add(state.spec.unit_id)
-        return touched
+            moved.add(state)
+        for state in moved:
+            self._refresh(state)
+        return {state.spec.unit_id for state in moved}
+
+    def _refresh(self, state: _State) -> None:
+        spec, trend = state.spec, state.trend
+        state.stage = spec.limits.stage(trend.value)
+        state.reason = self._point_reason(state)
+        slope = trend.slope
+        state.rate = slope * 60.0
+        state.rising = slope > 0
+        high = spec.limits.high
+        state.pct = 100.0 * trend.value / high if spec.kind in GAS and high else None
 
     # -- assessment ----------------------------------------------------------------------------------
     def assess(self, unit_id: str, now_us: int) -> Assessment:
@@ -195,8 +214,8 @@ class Evaluator:
             if not trend.count:
                 continue
             value = trend.value
-            _variables(variables, spec, trend)
-            reason = self._point_reason(state)
+            _variables(variables, state)
+            reason = state.reason
             if reason is not None:
                 reasons.append(reason)
             if spec.kind in GAS:
@@ -213,7 +232,7 @@ class Evaluator:
                     pressure_stage = max(pressure_stage, state.stage)
                 elif (
                     state.stage == 2
-                    and trend.slope > 0
+                    and state.rising
                     and (spec.limits.high_high is not None and value >= spec.limits.high_high)
                 ):
                     temperature_runaway = True
@@ -270,22 +289,22 @@ class Evaluator:
         return None
 
 
-def _variables(variables: dict[str, float], spec: WatchedPoint, trend: Trend) -> None:
+def _variables(variables: dict[str, float], state: _State) -> None:
     """The unit's variables the features read: the worst value of each kind, its rate per minute (the
     steepest, with its sign) and, for gas, the reading as a percentage of its first set-point (of any gas,
     and of toxic gas alone)."""
-    kind, value, rate = spec.kind, trend.value, trend.rate_per_min()
-    name = "lel" if kind == "combustible" else kind
+    name, value, rate = state.variable, state.trend.value, state.rate
     if value > variables.get(name, float("-inf")):
         variables[name] = value
     key = f"{name}_rate"
     if abs(rate) > abs(variables.get(key, 0.0)):
         variables[key] = rate
-    if spec.kind in GAS and spec.limits.high:
-        ratio = 100.0 * value / spec.limits.high
-        variables["gas_pct_of_alarm"] = max(variables.get("gas_pct_of_alarm", 0.0), ratio)
-        if spec.kind == "toxic":
-            variables["toxic_pct_of_alarm"] = max(variables.get("toxic_pct_of_alarm", 0.0), ratio)
+    pct = state.pct
+    if pct is not None:
+        if pct > variables.get("gas_pct_of_alarm", 0.0):
+            variables["gas_pct_of_alarm"] = pct
+        if state.spec.kind == "toxic" and pct > variables.get("toxic_pct_of_alarm", 0.0):
+            variables["toxic_pct_of_alarm"] = pct
 
 
 __all__ = [

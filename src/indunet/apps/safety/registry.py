@@ -36,7 +36,13 @@ from indunet.platform.series import series_ids
 from indunet.security import Permission, Principal
 from indunet.store.metadata import devices
 from indunet.store.retention import retention_floors
-from indunet.store.safety import safety_enterprises, safety_failures, safety_points, safety_units
+from indunet.store.safety import (
+    safety_enterprises,
+    safety_failures,
+    safety_feature_libraries,
+    safety_points,
+    safety_units,
+)
 
 MIN_RETENTION_DAYS = 30
 """Records of monitoring points are kept at least this long, whatever the tenant's retention."""
@@ -649,6 +655,22 @@ def watch_config(
         for p in points
     ]
     return infos, watched, {u.id: u.enterprise_id for u in units}
+
+
+def fingerprint(platform: Platform, tenant_id: str) -> tuple[Any, ...]:
+    """Moves whenever what a monitor loads of the tenant changes: points, units, enterprises, the failure
+    history and the feature library (counts catch removals, latest times catch changes)."""
+    with platform.engine.connect() as conn:
+        return tuple(
+            conn.execute(select(func.count(), func.max(column)).where(table.c.tenant_id == tenant_id)).one()
+            for table, column in (
+                (safety_points, safety_points.c.created_at),
+                (safety_units, safety_units.c.updated_at),
+                (safety_enterprises, safety_enterprises.c.updated_at),
+                (safety_failures, safety_failures.c.created_at),
+                (safety_feature_libraries, safety_feature_libraries.c.imported_at),
+            )
+        )
 
 
 def tenants_with_units(platform: Platform) -> list[str]:

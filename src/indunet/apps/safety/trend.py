@@ -26,7 +26,20 @@ REBASE_S = 3600.0
 
 
 class Trend:
-    __slots__ = ("_n", "_origin", "_st", "_stt", "_stv", "_sv", "_svv", "_window", "count", "ts_us", "value")
+    __slots__ = (
+        "_fitted",
+        "_n",
+        "_origin",
+        "_st",
+        "_stt",
+        "_stv",
+        "_sv",
+        "_svv",
+        "_window",
+        "count",
+        "ts_us",
+        "value",
+    )
 
     def __init__(self) -> None:
         self.value = 0.0
@@ -36,6 +49,7 @@ class Trend:
         self._origin = 0
         self._n = 0
         self._st = self._sv = self._stt = self._stv = self._svv = 0.0
+        self._fitted: tuple[int, tuple[float, float, float] | None] = (-1, None)
 
     def update(self, ts_us: int, value: float) -> None:
         if self.count and ts_us <= self.ts_us:
@@ -64,7 +78,14 @@ class Trend:
 
     def _fit(self) -> tuple[float, float, float] | None:
         """(slope per second, standard error of the slope, fitted value now), or None before enough
-        samples."""
+        samples; computed once per sample."""
+        if self._fitted[0] == self.count:
+            return self._fitted[1]
+        fit = self._compute()
+        self._fitted = (self.count, fit)
+        return fit
+
+    def _compute(self) -> tuple[float, float, float] | None:
         n = self._n
         if n < MIN_SAMPLES:
             return None
