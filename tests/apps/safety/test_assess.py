@@ -25,7 +25,9 @@ def sample(name: str, ts_s: float, value: float) -> StoredSample:
     return StoredSample("t", f"dev-{name}", "type", "value", int(ts_s * S), value, None)
 
 
-def evaluator(*points: WatchedPoint, unit_type: str = "pressurised_storage", modes: frozenset[str] = frozenset()) -> Evaluator:
+def evaluator(
+    *points: WatchedPoint, unit_type: str = "pressurised_storage", modes: frozenset[str] = frozenset()
+) -> Evaluator:
     found = Evaluator(FeatureSet(default_library()))
     found.load([UnitInfo("u1", unit_type, modes)], points)
     return found
@@ -83,7 +85,9 @@ def test_two_detectors_at_the_second_set_point_are_red() -> None:
 
 
 def test_gas_with_heat_is_one_level_worse() -> None:
-    ev = evaluator(point("gd1", "combustible", GAS), point("tt", "temperature", Limits(high=45, high_high=60)))
+    ev = evaluator(
+        point("gd1", "combustible", GAS), point("tt", "temperature", Limits(high=45, high_high=60))
+    )
     assert level_after(ev, sample("gd1", 0, 30)) == YELLOW
     assert level_after(ev, sample("tt", 1, 46)) == ORANGE
 

@@ -33,7 +33,9 @@ def site(platform: Platform, client: TestClient) -> dict[str, Any]:
     principal = Principal.system(tenant.id)
     farm = TankFarm(seed=5, start_ts_us=now_us() - 600_000_000)
     for device in farm.devices():
-        devices.create_device(platform, principal, device.name, device.type_name, attributes=device.attributes)
+        devices.create_device(
+            platform, principal, device.name, device.type_name, attributes=device.attributes
+        )
     load_site(platform, principal, site_document(farm))
     _history(platform, tenant.id)
     return {"tenant": tenant, "principal": principal, "farm": farm}

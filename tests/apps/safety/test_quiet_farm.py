@@ -27,7 +27,9 @@ def test_a_normal_day_raises_no_reason(seed: int) -> None:
         spec = registry.parse(registry.PointSpec, item, "monitoring point")
         limits, _unit, _basis = registry.limits_of(spec)
         points.append(
-            WatchedPoint(str(n), spec.unit, spec.device, spec.point, spec.kind, limits, f"{spec.device}/{spec.point}")
+            WatchedPoint(
+                str(n), spec.unit, spec.device, spec.point, spec.kind, limits, f"{spec.device}/{spec.point}"
+            )
         )
     units = [UnitInfo(name, unit_type) for name, unit_type in UNIT_TYPES.items()]
     evaluator = Evaluator(FeatureSet(default_library()))
@@ -38,7 +40,10 @@ def test_a_normal_day_raises_no_reason(seed: int) -> None:
         farm.advance(ts)
         readings = farm.readings()
         evaluator.on_samples(
-            [StoredSample("t", p.device_id, "", p.point, ts, float(readings[p.device_id][p.point]), None) for p in points]
+            [
+                StoredSample("t", p.device_id, "", p.point, ts, float(readings[p.device_id][p.point]), None)
+                for p in points
+            ]
         )
         for unit in units:
             for reason in evaluator.assess(unit.id, ts).reasons:

@@ -59,7 +59,9 @@ def site(platform: Platform, client: TestClient) -> dict[str, Any]:
 
 
 def bind(client: TestClient, tenant: Tenant, **spec: Any) -> dict[str, Any]:
-    response = client.post("/api/safety/points", json={"unit": "tank-area-b", **spec}, headers=tenant.engineer)
+    response = client.post(
+        "/api/safety/points", json={"unit": "tank-area-b", **spec}, headers=tenant.engineer
+    )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -131,13 +133,35 @@ def test_toxic_templates_use_the_oel(client: TestClient, site: dict[str, Any]) -
     assert [a["severity"] for a in alarms(client, tenant)] == ["major"]
 
 
+def test_toxic_set_points_may_rest_on_the_idlh(client: TestClient, site: dict[str, Any]) -> None:
+    tenant = site["tenant"]
+    body = {"unit": "tank-area-b", "device": "TD-B01", "point": "concentration", "kind": "toxic"}
+    point = bind(client, tenant, **{**body, "substance": "hydrogen_sulfide", "setpoints_from": "idlh"})
+    assert "IDLH" in point["basis"]
+    assert point["high_high"] == pytest.approx(2 * point["high"])
+    oel = client.get(
+        "/api/safety/setpoints",
+        params={"kind": "toxic", "substance": "hydrogen_sulfide"},
+        headers=tenant.viewer,
+    ).json()
+    assert point["high"] > oel["first"]  # a detector that cannot read down to the OEL
+
+
 def test_set_points_above_the_standard_are_refused(client: TestClient, site: dict[str, Any]) -> None:
     tenant = site["tenant"]
-    body = {"unit": "tank-area-b", "device": "GD-B02", "point": "concentration", "kind": "combustible", "high": 30}
+    body = {
+        "unit": "tank-area-b",
+        "device": "GD-B02",
+        "point": "concentration",
+        "kind": "combustible",
+        "high": 30,
+    }
     response = client.post("/api/safety/points", json=body, headers=tenant.engineer)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
-    stricter = client.post("/api/safety/points", json={**body, "high": 20, "high_high": 40}, headers=tenant.engineer)
+    stricter = client.post(
+        "/api/safety/points", json={**body, "high": 20, "high_high": 40}, headers=tenant.engineer
+    )
     assert stricter.status_code == 201, stricter.text
 
 

@@ -38,7 +38,9 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     start = now_us() - SITE_S * S
     farm = TankFarm(seed=3, start_ts_us=start)
     for device in farm.devices():
-        devices.create_device(platform, principal, device.name, device.type_name, attributes=device.attributes)
+        devices.create_device(
+            platform, principal, device.name, device.type_name, attributes=device.attributes
+        )
     load_site(platform, principal, site_document(farm))
     monitor = SafetyMonitor(platform, tick_s=3600)
     monitor.start()

@@ -70,6 +70,7 @@ class WatchedPoint:
     limits: Limits
     label: str
     """``device/point``, as people name it in messages."""
+    measure_unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +89,13 @@ class Reason:
     value: float | None = None
     limit: float | None = None
     eta_s: float | None = None
+    unit: str | None = None
+    """What ``value`` and ``limit`` are measured in."""
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "level": self.level}
-        for key in ("point", "value", "limit", "eta_s"):
+        for key in ("point", "value", "limit", "eta_s", "unit"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = round(value, 3) if isinstance(value, float) else value
@@ -271,13 +274,15 @@ class Evaluator:
                 if limits.high_high is not None and value >= limits.high_high
                 else limits.low_low
             )
-            return Reason(f"{prefix}.second", ORANGE, spec.label, value, limit)
+            return Reason(
+                f"{prefix}.second", ORANGE, spec.label, value, limit, unit=spec.measure_unit or None
+            )
         if state.stage == 1:
             high = limits.high is not None and value >= limits.high
             limit = limits.high if high else limits.low
             nxt = limits.high_high if high else limits.low_low
             eta = trend.seconds_to(nxt, rising=high) if nxt is not None else None
-            return Reason(f"{prefix}.first", YELLOW, spec.label, value, limit, eta)
+            return Reason(f"{prefix}.first", YELLOW, spec.label, value, limit, eta, spec.measure_unit or None)
         for limit, rising in ((limits.high, True), (limits.low, False)):
             if limit is None:
                 continue
@@ -285,7 +290,9 @@ class Evaluator:
                 continue
             eta = trend.seconds_to(limit, rising)
             if eta is not None and eta <= self.horizon_s:
-                return Reason(f"{prefix}.trend", BLUE, spec.label, value, limit, eta)
+                return Reason(
+                    f"{prefix}.trend", BLUE, spec.label, value, limit, eta, spec.measure_unit or None
+                )
         return None
 
 

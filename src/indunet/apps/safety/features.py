@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from indunet.core.errors import InvalidInput
+from indunet.core.validation import refused
 from indunet.platform.rules import Expression
 
 _KINDS = ("lel", "toxic", "temperature", "pressure", "level", "flow")
@@ -115,12 +116,7 @@ def parse_library(content: bytes | str | Mapping[str, Any]) -> Library:
     try:
         library = Library.model_validate(document)
     except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'library'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise InvalidInput(
-            f"invalid feature library: {detail}", key="error.bad_library", detail=detail
-        ) from None
+        raise refused(exc, "feature library", "error.bad_library") from None
     for feature in library.features:
         try:
             unknown = sorted(Expression(feature.when).names - VARIABLES)

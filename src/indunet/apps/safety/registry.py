@@ -26,6 +26,7 @@ from indunet.apps.safety.gb18218 import Holding, grade
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.signals import Signal
 from indunet.core.timeutil import now_us, to_rfc3339
+from indunet.core.validation import refused
 from indunet.platform import audit
 from indunet.platform.devices import named
 from indunet.platform.devicetypes import load_type
@@ -133,6 +134,8 @@ class PointSpec(_Spec):
     high_high: float | None = Field(default=None, allow_inf_nan=False, ge=-1e9, le=1e9)
     low: float | None = Field(default=None, allow_inf_nan=False, ge=-1e9, le=1e9)
     low_low: float | None = Field(default=None, allow_inf_nan=False, ge=-1e9, le=1e9)
+    setpoints_from: Literal["oel", "idlh"] = "oel"
+    """For toxic gas: 100 %/200 % of the OEL, or 5 %/10 % of the IDLH where the standard allows it."""
     rules: bool = True
     """Create the point's alarm rules from the templates."""
 
@@ -141,13 +144,7 @@ def parse(model: type[_Spec], document: Any, what: str) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)
-        ]
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" for e in errors)
-        raise InvalidInput(
-            f"invalid {what}: {detail}", key="error.bad_safety_input", what=what, errors=errors
-        ) from None
+        raise refused(exc, what, "error.bad_safety_input", what=what) from None
 
 
 # -- enterprises -----------------------------------------------------------------------------------
@@ -482,7 +479,10 @@ def limits_of(spec: PointSpec, device_unit: str | None = None) -> tuple[Limits, 
             raise InvalidInput(
                 "toxic gas is measured in mg/m3 or ppm", key="error.bad_measure_unit", unit=unit
             )
-        standard = gbt50493.toxic_setpoints(spec.substance, unit)
+        # GB/T 50493 lets the set-points rest on the IDLH where no detector available measures the OEL.
+        standard = (gbt50493.idlh_setpoints if spec.setpoints_from == "idlh" else gbt50493.toxic_setpoints)(
+            spec.substance, unit
+        )
         return _given_or(spec, standard.first, standard.second), standard.unit, standard.basis
     limits = Limits(spec.high, spec.high_high, spec.low, spec.low_low)
     if all(v is None for v in (spec.high, spec.high_high, spec.low, spec.low_low)):
@@ -651,6 +651,7 @@ def watch_config(
             p["kind"],
             Limits(**p["limits"]),
             f"{p['device_name']}/{p['point']}",
+            p["measure_unit"],
         )
         for p in points
     ]

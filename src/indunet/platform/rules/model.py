@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from indunet.core.errors import InvalidInput
+from indunet.core.validation import refused
 from indunet.platform.models import DataType, DeviceType
 from indunet.platform.rules.expression import Expression
 
@@ -184,11 +185,7 @@ def parse_spec(document: Any) -> RuleSpec:
     try:
         return RuleSpec.model_validate(document)
     except ValidationError as exc:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)
-        ]
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}" for e in errors)
-        raise InvalidInput(f"invalid rule: {detail}", key="error.bad_rule", errors=errors) from None
+        raise refused(exc, "rule", "error.bad_rule") from None
 
 
 def points_read(condition: Threshold | Rate | NoData | ExpressionCondition) -> frozenset[str]:

@@ -126,7 +126,13 @@ export function reasonText(reason, library) {
   }
   const key = `safety.reason.${code}`;
   if (tOr(key, null) === null) return code;
-  return t(key, { point: reason.point || '', value: quantity(reason.value), limit: quantity(reason.limit), detectors: details.detectors ?? '' });
+  const unit = reason.unit ? ` ${reason.unit}` : '';
+  return t(key, {
+    point: reason.point || '',
+    value: quantity(reason.value) + (reason.value === undefined || reason.value === null ? '' : unit),
+    limit: quantity(reason.limit) + (reason.limit === undefined || reason.limit === null ? '' : unit),
+    detectors: details.detectors ?? '',
+  });
 }
 
 /** A list of reasons, each with its level's colour, what it says and, when known, how soon the next limit comes. */
