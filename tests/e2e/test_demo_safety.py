@@ -11,7 +11,7 @@ import httpx
 
 from indunet.demo_safety import ENTERPRISE
 
-DEADLINE_S = 600  # the first leak starts three minutes after the site registers
+DEADLINE_S = 600  # the first leak starts a minute after the site registers; red follows within minutes
 
 
 def _get(base_url: str, headers: dict[str, str], path: str, **params: Any) -> Any:

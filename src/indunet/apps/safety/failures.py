@@ -30,7 +30,7 @@ MAX_IMPORT = 10_000
 class FailureRecord(BaseModel):
     """An earlier failure to import."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     unit: str = Field(min_length=1, max_length=64)
     mode: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     title: str = Field(min_length=1, max_length=200)

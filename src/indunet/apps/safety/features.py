@@ -56,7 +56,7 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class _Strict(BaseModel):
-    model_config = {"extra": "forbid", "frozen": True}
+    model_config = {"extra": "forbid", "frozen": True, "strict": True}
 
 
 Text = dict[Annotated[str, Field(pattern=r"^(en|zh-CN)$")], Annotated[str, Field(max_length=500)]]

@@ -68,7 +68,7 @@ def credit_code_valid(code: str) -> bool:
 
 # -- specs -----------------------------------------------------------------------------------------
 class _Spec(BaseModel):
-    model_config = {"extra": "forbid", "frozen": True}
+    model_config = {"extra": "forbid", "frozen": True, "strict": True}
 
 
 class NotifyRule(_Spec):

@@ -61,7 +61,7 @@ SYSTEM = "system:safety"
 
 
 class Attachment(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     name: str = Field(min_length=1, max_length=200)
     content_type: Literal["image/jpeg", "image/png", "application/pdf", "text/plain"]
     data: str = Field(max_length=MAX_ATTACHMENT_BYTES * 4 // 3 + 8)
@@ -69,7 +69,7 @@ class Attachment(BaseModel):
 
 
 class Evidence(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     summary: str = Field(min_length=1, max_length=MAX_NOTE)
     measures: str = Field(default="", max_length=MAX_NOTE)
     attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
@@ -79,7 +79,7 @@ class Step(BaseModel):
     """A disposal step: ``assignee`` for assign; ``note`` for act and note; ``evidence``, ``cause`` and
     optionally ``failure_mode`` for close."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     action: Literal["assign", "act", "note", "close"]
     assignee: str | None = Field(default=None, min_length=1, max_length=320)
     note: str = Field(default="", max_length=MAX_NOTE)

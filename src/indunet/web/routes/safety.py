@@ -65,7 +65,7 @@ def substances(
 
 
 class GradeRequest(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     holdings: list[registry.HoldingSpec] = Field(max_length=registry.MAX_HOLDINGS)
     exposed_people: int = Field(ge=0, le=1_000_000)
 
@@ -216,7 +216,17 @@ def warning_step(
     return warnings.step(platform, principal, number, body)
 
 
-@router.get("/warnings/{number}/evidence/{index}", summary="An evidence attachment")
+_ATTACHMENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            content_type: {"schema": {"type": "string", "format": "binary"}}
+            for content_type in warnings.ATTACHMENT_TYPES
+        }
+    }
+}
+
+
+@router.get("/warnings/{number}/evidence/{index}", summary="An evidence attachment", responses=_ATTACHMENT)
 def evidence(
     platform: PlatformDep, principal: PrincipalDep, number: Number, index: Annotated[int, Path(ge=0, le=100)]
 ) -> Response:
@@ -229,7 +239,7 @@ def evidence(
 
 # -- risk features and failures ----------------------------------------------------------------------
 class LibraryUpload(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     content: str = Field(min_length=1, max_length=1_000_000)
     """The library as YAML or JSON text."""
 
@@ -266,7 +276,7 @@ def list_failures(
 
 
 class FailureImport(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     records: list[failures.FailureRecord] = Field(max_length=failures.MAX_IMPORT)
 
 
@@ -303,13 +313,24 @@ def _render(report: dict[str, Any], fmt: str, accept_language: str | None) -> Re
 
 
 ReportFormat = Literal["json", "html", "pdf"]
+_REPORT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/html": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+}
 EndDate = Annotated[
     str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="first day after the period")
 ]
 
 
 @router.get(
-    "/reports/enterprises/{enterprise}", summary="An enterprise's periodic report (JSON, HTML or PDF)"
+    "/reports/enterprises/{enterprise}",
+    summary="An enterprise's periodic report (JSON, HTML or PDF)",
+    responses=_REPORT,
 )
 async def enterprise_report(
     platform: PlatformDep,
@@ -327,7 +348,11 @@ async def enterprise_report(
     return await run_in_threadpool(_render, report, format, lang)
 
 
-@router.get("/reports/regions/{region}", summary="A region's roll-up for regulators (JSON, HTML or PDF)")
+@router.get(
+    "/reports/regions/{region}",
+    summary="A region's roll-up for regulators (JSON, HTML or PDF)",
+    responses=_REPORT,
+)
 async def region_report(
     platform: PlatformDep,
     principal: PrincipalDep,
