@@ -104,10 +104,10 @@ def list_enterprises(
 
 
 @router.put("/enterprises", summary="Create or replace an enterprise (by name)")
-def save_enterprise(platform: PlatformDep, principal: PrincipalDep, body: dict[str, Any]) -> dict[str, Any]:
-    return registry.save_enterprise(
-        platform, principal, registry.parse(registry.EnterpriseSpec, body, "enterprise")
-    )
+def save_enterprise(
+    platform: PlatformDep, principal: PrincipalDep, body: registry.EnterpriseSpec
+) -> dict[str, Any]:
+    return registry.save_enterprise(platform, principal, body)
 
 
 @router.get("/enterprises/{key}", summary="One enterprise")
@@ -148,8 +148,8 @@ def _open_by_unit(platform: Any, principal: Any) -> dict[str, dict[str, Any]]:
 
 
 @router.put("/units", summary="Create or replace a unit (by name); graded by GB 18218-2018")
-def save_unit(platform: PlatformDep, principal: PrincipalDep, body: dict[str, Any]) -> dict[str, Any]:
-    return registry.save_unit(platform, principal, registry.parse(registry.UnitSpec, body, "unit"))
+def save_unit(platform: PlatformDep, principal: PrincipalDep, body: registry.UnitSpec) -> dict[str, Any]:
+    return registry.save_unit(platform, principal, body)
 
 
 @router.get("/units/{key}", summary="One unit with its grading, monitoring points and open warning")
@@ -174,8 +174,8 @@ def list_points(
 
 
 @router.post("/points", status_code=201, summary="Bind a device point to a unit; creates its alarm rules")
-def bind_point(platform: PlatformDep, principal: PrincipalDep, body: dict[str, Any]) -> dict[str, Any]:
-    return registry.bind(platform, principal, registry.parse(registry.PointSpec, body, "monitoring point"))
+def bind_point(platform: PlatformDep, principal: PrincipalDep, body: registry.PointSpec) -> dict[str, Any]:
+    return registry.bind(platform, principal, body)
 
 
 @router.delete(
