@@ -162,12 +162,12 @@ def load_site(platform: Platform, principal: Principal, document: dict[str, Any]
 
 
 def schedule(farm: TankFarm, start_us: int, hours: int = SCHEDULED_HOURS) -> None:
-    """Every hour from ``start_us``: an LPG leak at minute 1 (ten minutes), a cooling failure at minute
+    """Every hour from ``start_us``: an LPG leak half a minute in (ten minutes), a cooling failure at minute
     25 (twelve), a methanol leak at minute 45 (eight)."""
     for hour in range(hours):
         base = start_us + hour * CYCLE_S * 1_000_000
-        farm.inject_leak("T-201", 1.5, base + 1 * MINUTE_US)
-        farm.stop_leak("T-201", base + 11 * MINUTE_US)
+        farm.inject_leak("T-201", 1.5, base + MINUTE_US // 2)
+        farm.stop_leak("T-201", base + MINUTE_US // 2 + 10 * MINUTE_US)
         farm.inject_runaway("R-401", base + 25 * MINUTE_US)
         farm.stop_runaway("R-401", base + 37 * MINUTE_US)
         farm.inject_leak("T-101", 2.0, base + 45 * MINUTE_US)

@@ -5,6 +5,7 @@ cooling failure at reactor R-401 ends red as a runaway."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,11 @@ def run(site: dict[str, Any], seconds: int, offset: int = 0) -> dict[str, list[t
         readings = farm.readings()
         records = [{"device": name, "ts": ts // 1000, "values": readings[name]} for name in names]
         telemetry.ingest(site["platform"], site["principal"], records)
+        # One second at a time, as a monitor that keeps up sees them (one that falls behind takes queued
+        # seconds together and warns at the last of them).
+        assert site["monitor"].wait_idle(60)
         for name in names:
             sent.setdefault(name, []).append((second, readings[name]))
-    assert site["monitor"].wait_idle(60)
     return sent
 
 
@@ -147,3 +150,24 @@ def test_reactor_runaway_ends_red(site: dict[str, Any]) -> None:
     assert {"feature.cooling-lost", "combination.runaway"} <= {r["code"] for r in seen}
     # The coolant flow's low-low limit made it orange at once; nobody took it up, so it went red.
     assert steps[-1][2] in ("unattended", "conditions")
+
+
+def test_a_restarted_monitor_does_not_clear_what_it_has_not_seen(site: dict[str, Any]) -> None:
+    farm: TankFarm = site["farm"]
+    farm.inject_leak("T-201", 1.5, site["start"] + 60 * S)
+    run(site, 300)
+    platform, principal = site["platform"], site["principal"]
+    number = warnings.list_warnings(platform, principal, unit="tank-area-B")[0][0]["number"]
+    before = warnings.get(platform, principal, number)
+    assert before["condition_level"] is not None
+    site["monitor"].stop()
+    # A new process: ticking every 50 ms at the wall clock, with no sample of the leak yet.
+    restarted = SafetyMonitor(platform, tick_s=0.05)
+    site["monitor"] = restarted
+    restarted.start()
+    time.sleep(1.0)
+    restarted.tick()
+    assert restarted.wait_idle(10)
+    after = warnings.get(platform, principal, number)
+    assert after["condition_level"] == before["condition_level"]
+    assert [e["kind"] for e in after["events"]] == [e["kind"] for e in before["events"]]

@@ -111,6 +111,9 @@ class Assessment:
     level: int | None
     reasons: tuple[Reason, ...]
     variables: dict[str, float]
+    known: bool = True
+    """Whether any point of the unit has reported since the evaluator started: before that, no reason
+    means nothing is known, not that all is well."""
 
 
 class _State:
@@ -206,6 +209,7 @@ class Evaluator:
         states = self._by_unit.get(unit_id, [])
         reasons: list[Reason] = []
         variables: dict[str, float] = dict(self._context_variables.get(unit_id, {}))
+        known = False
         gas_stage2 = 0
         gas_stage = heat_stage = 0
         gas_level: int | None = None
@@ -216,6 +220,7 @@ class Evaluator:
             spec, trend = state.spec, state.trend
             if not trend.count:
                 continue
+            known = True
             value = trend.value
             _variables(variables, state)
             reason = state.reason
@@ -262,7 +267,7 @@ class Evaluator:
         reasons.extend(self._context.get(unit_id, ()))
         worst = min((r.level for r in reasons), default=None)
         reasons.sort(key=lambda r: (r.level, r.code))
-        return Assessment(unit_id, now_us, worst, tuple(reasons), variables)
+        return Assessment(unit_id, now_us, worst, tuple(reasons), variables, known)
 
     def _point_reason(self, state: _State) -> Reason | None:
         spec, trend = state.spec, state.trend

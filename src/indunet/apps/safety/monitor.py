@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from indunet.apps.safety import failures, library, registry, warnings
-from indunet.apps.safety.assess import Assessment, Evaluator, Reason
+from indunet.apps.safety.assess import Assessment, Evaluator, Reason, WatchedPoint
 from indunet.apps.safety.features import FeatureSet
 from indunet.apps.safety.levels import BLUE, YELLOW, colour
 from indunet.core.timeutil import now_us, to_rfc3339
@@ -32,13 +32,19 @@ from indunet.platform.batch_worker import BatchWorker
 from indunet.platform.notify import Notifier
 from indunet.platform.rules import Notify
 from indunet.platform.runtime import Platform, StoredSample
+from indunet.store.metadata import series
 from indunet.store.rules_alarms import alarms
 from indunet.store.safety import safety_enterprises, safety_points, safety_units
+from indunet.store.timeseries import MAX_SERIES_PER_CALL
 
 log = logging.getLogger(__name__)
 
 MAX_QUEUED_BATCHES = 100_000
 COALESCE = 100
+SYNC_WORK_ORDERS_S = 60.0
+"""Completed work orders reach the failure database within this; nothing waits on them sooner."""
+SEED_WITHIN_US = 300 * 1_000_000
+"""A stored sample younger than this says what a point reads now."""
 HEALTH_POINT = "health"
 _ALARM_LEVELS = {"critical": YELLOW, "major": BLUE, "minor": BLUE, "warning": BLUE}
 
@@ -58,6 +64,7 @@ class _Tenant:
     context_at: float = 0.0
     last: dict[str, Assessment] = field(default_factory=dict)
     fingerprint: tuple[Any, ...] = ()
+    synced_at: float = float("-inf")
 
 
 class SafetyMonitor(BatchWorker):
@@ -138,6 +145,8 @@ class SafetyMonitor(BatchWorker):
         evaluator = old.evaluator if old is not None else Evaluator()
         evaluator.features = features
         evaluator.load(units, points)
+        if old is None:
+            self._seed(tenant_id, evaluator, points)
         state = old or _Tenant(evaluator)
         state.enterprise_of = enterprise_of
         state.fingerprint = fingerprint
@@ -172,6 +181,32 @@ class SafetyMonitor(BatchWorker):
         state.loaded = time.monotonic()
         state.context_at = 0.0
         return state
+
+    def _seed(self, tenant_id: str, evaluator: Evaluator, points: list[WatchedPoint]) -> None:
+        """Start from each point's latest stored sample when it is recent: after a restart the units'
+        conditions are known at once instead of when their devices next report."""
+        keys = {(p.device_id, p.point) for p in points}
+        with self.platform.engine.connect() as conn:
+            sids = {
+                row.id: (row.device_id, row.point)
+                for row in conn.execute(
+                    select(series.c.id, series.c.device_id, series.c.point).where(
+                        series.c.tenant_id == tenant_id
+                    )
+                )
+                if (row.device_id, row.point) in keys
+            }
+        ids, recent = list(sids), now_us() - SEED_WITHIN_US
+        samples = []
+        for first in range(0, len(ids), MAX_SERIES_PER_CALL):
+            for sid, (ts, num, _text) in self.platform.timeseries.latest(
+                ids[first : first + MAX_SERIES_PER_CALL]
+            ).items():
+                if ts >= recent and num is not None:
+                    device_id, point = sids[sid]
+                    samples.append(StoredSample(tenant_id, device_id, "", point, ts, num, None))
+        samples.sort(key=lambda s: s.ts_us)
+        evaluator.on_samples(samples)
 
     def _evaluate(self, samples: list[StoredSample]) -> None:
         by_tenant: dict[str, list[StoredSample]] = defaultdict(list)
@@ -238,10 +273,12 @@ class SafetyMonitor(BatchWorker):
             health = state.health.get(unit_id)
             variables = {"health": min(health.values())} if health else {}
             state.evaluator.context(unit_id, found.get(unit_id, ()), variables)
-        try:
-            failures.sync_work_orders(self.platform, tenant_id)
-        except Exception:
-            log.exception("failure database: work orders not synchronised")
+        if time.monotonic() - state.synced_at >= SYNC_WORK_ORDERS_S:
+            state.synced_at = time.monotonic()
+            try:
+                failures.sync_work_orders(self.platform, tenant_id)
+            except Exception:
+                log.exception("failure database: work orders not synchronised")
 
     def _observe(self, tenant_id: str, state: _Tenant, unit_id: str, now: int) -> None:
         assessment = state.evaluator.assess(unit_id, now)
@@ -251,6 +288,8 @@ class SafetyMonitor(BatchWorker):
         current = state.open.get(unit_id)
         if current is None and assessment.level is None:
             return
+        if current is not None and not assessment.known:
+            return  # just started and nothing reported yet: the open warning's conditions are unknown
         enterprise_id = state.enterprise_of.get(unit_id)
         if enterprise_id is None:
             return
