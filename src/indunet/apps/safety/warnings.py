@@ -489,7 +489,8 @@ def step(platform: Platform, principal: Principal, number: int, change: Step) ->
                     level=row["condition_level"],
                 )
             evidence = _stored_evidence(change.evidence)
-            mode = change.failure_mode or _mode_from_events(conn, row) or UNCLASSIFIED
+            seen = _reasons_seen(conn, row)
+            mode = change.failure_mode or _mode(seen) or UNCLASSIFIED
             values.update(
                 open_key=None,
                 closed_at=now,
@@ -499,7 +500,7 @@ def step(platform: Platform, principal: Principal, number: int, change: Step) ->
                 failure_mode=mode,
             )
             details.update(failure_mode=mode, attachments=len(evidence["attachments"]))
-            _record_failure(conn, row, mode, change, now)
+            _record_failure(conn, row, mode, _features(seen), change, now)
         if target is not None:
             values["status"] = target
         conn.execute(update(safety_warnings).where(safety_warnings.c.id == row["id"]).values(**values))
@@ -513,27 +514,24 @@ def step(platform: Platform, principal: Principal, number: int, change: Step) ->
     return result
 
 
-def _features_seen(conn: Connection, row: Any) -> list[str]:
-    seen: list[str] = []
+def _reasons_seen(conn: Connection, row: Any) -> list[dict[str, Any]]:
+    """Every reason the warning has given: its latest ones and those recorded as it opened and rose."""
     reasons = list(row["reasons"])
     for details in conn.execute(
         select(safety_warning_events.c.details).where(safety_warning_events.c.warning_id == row["id"])
     ).scalars():
         reasons.extend(details.get("reasons", []))
-    for reason in reasons:
-        code = reason["code"]
-        if code.startswith("feature.") and code[8:] not in seen:
-            seen.append(code[8:])
-    return seen
+    return reasons
 
 
-def _mode_from_events(conn: Connection, row: Any) -> str | None:
+def _features(reasons: list[dict[str, Any]]) -> list[str]:
+    """The risk features that matched, in the order they first did."""
+    codes = (r["code"][len("feature.") :] for r in reasons if r["code"].startswith("feature."))
+    return list(dict.fromkeys(codes))
+
+
+def _mode(reasons: list[dict[str, Any]]) -> str | None:
     """The failure mode the matched risk features pointed to, the most severe first."""
-    reasons = list(row["reasons"])
-    for details in conn.execute(
-        select(safety_warning_events.c.details).where(safety_warning_events.c.warning_id == row["id"])
-    ).scalars():
-        reasons.extend(details.get("reasons", []))
     for reason in sorted(reasons, key=lambda r: r["level"]):
         mode = reason.get("details", {}).get("failure_mode")
         if mode:
@@ -541,7 +539,9 @@ def _mode_from_events(conn: Connection, row: Any) -> str | None:
     return None
 
 
-def _record_failure(conn: Connection, row: Any, mode: str, change: Step, now: int) -> None:
+def _record_failure(
+    conn: Connection, row: Any, mode: str, features: list[str], change: Step, now: int
+) -> None:
     assert change.evidence is not None
     conn.execute(
         safety_failures.insert().values(
@@ -558,7 +558,7 @@ def _record_failure(conn: Connection, row: Any, mode: str, change: Step, now: in
             peak_level=row["level"],
             cause=change.cause,
             actions=change.evidence.measures,
-            features=_features_seen(conn, row),
+            features=features,
             created_at=now,
         )
     )
